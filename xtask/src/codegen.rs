@@ -1,0 +1,218 @@
+//! Spec → generated client crate and bundled JSON spec.
+//!
+//! The pipeline is `serde_yaml` → `openapiv3::OpenAPI` → progenitor (builder interface) →
+//! `syn` → `prettyplease` → `rustfmt`, so the output is byte-for-byte what `cargo fmt` would
+//! leave alone. Every output is computed in memory; [`Mode`] only decides whether the results
+//! are written or compared with what is committed.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
+use sha2::{Digest as _, Sha256};
+
+/// The spec, relative to the workspace root.
+pub const SPEC_PATH: &str = "openapi/pearsana-partner.yaml";
+/// The bundled JSON form of the spec, published next to the YAML source.
+pub const SPEC_JSON_PATH: &str = "openapi/pearsana-partner.json";
+/// The generated module of the client crate.
+pub const GENERATED_PATH: &str = "crates/pearsana-api/src/generated.rs";
+/// Constants taken from the spec (servers, scopes, operations, limits).
+pub const CONSTANTS_PATH: &str = "crates/pearsana-api/src/spec.rs";
+
+/// What to do with the regenerated outputs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Write every output that differs from the file on disk.
+    Write,
+    /// Compare only; print a unified diff for each difference and fail if there is one.
+    Check,
+}
+
+/// One file the generator owns.
+struct Output {
+    path: &'static str,
+    contents: String,
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Regenerates all outputs and writes or checks them.
+pub fn run(mode: Mode) -> Result<()> {
+    let root = workspace_root();
+    let outputs = generate(&root)?;
+    let mut drifted = Vec::new();
+    for output in &outputs {
+        let path = root.join(output.path);
+        let current = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error).with_context(|| format!("reading {}", output.path)),
+        };
+        if current.as_deref() == Some(output.contents.as_str()) {
+            continue;
+        }
+        match mode {
+            Mode::Write => {
+                std::fs::write(&path, &output.contents)
+                    .with_context(|| format!("writing {}", output.path))?;
+                println!("wrote {}", output.path);
+            }
+            Mode::Check => {
+                print_diff(output.path, current.as_deref().unwrap_or(""), &output.contents);
+                drifted.push(output.path);
+            }
+        }
+    }
+    if !drifted.is_empty() {
+        bail!(
+            "{} out of date with {SPEC_PATH}: run `cargo xtask codegen` and commit the result",
+            drifted.join(", ")
+        );
+    }
+    if mode == Mode::Check {
+        println!("generated files match {SPEC_PATH}");
+    }
+    Ok(())
+}
+
+fn print_diff(path: &str, current: &str, expected: &str) {
+    let diff = similar::TextDiff::from_lines(current, expected);
+    print!(
+        "{}",
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{path} (committed)"), &format!("b/{path} (from spec)"))
+    );
+}
+
+/// Computes every output from the spec on disk.
+fn generate(root: &Path) -> Result<Vec<Output>> {
+    let source = std::fs::read_to_string(root.join(SPEC_PATH))
+        .with_context(|| format!("reading {SPEC_PATH}"))?;
+    let spec = parse_spec(&source)?;
+    let digest = hex(&Sha256::digest(source.as_bytes()));
+    Ok(vec![
+        Output {
+            path: GENERATED_PATH,
+            contents: generate_client(&spec, &digest)?,
+        },
+        Output {
+            path: CONSTANTS_PATH,
+            contents: with_header(&rustfmt(&crate::constants::render(&spec)?)?, &digest),
+        },
+        Output {
+            path: SPEC_JSON_PATH,
+            contents: bundle_json(&source)?,
+        },
+    ])
+}
+
+/// Parses the YAML spec, naming the file, line and column of the first problem.
+fn parse_spec(source: &str) -> Result<openapiv3::OpenAPI> {
+    serde_yaml::from_str(source).map_err(|error| match error.location() {
+        Some(at) => anyhow!(
+            "{SPEC_PATH}:{}:{}: {error}",
+            at.line(),
+            at.column()
+        ),
+        None => anyhow!("{SPEC_PATH}: {error}"),
+    })
+}
+
+/// Progenitor settings: the builder interface, schemars derives for the schema agreement
+/// tests, and the `hooks::Hooks` inner type through which the handwritten SDK adds
+/// authentication, versioning and retries without touching generated code.
+fn settings() -> GenerationSettings {
+    let mut settings = GenerationSettings::new();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq")
+        .with_inner_type(quote::quote!(crate::hooks::Hooks))
+        .with_hooks(HooksMode::Expected)
+        .with_timeout(30);
+    settings
+}
+
+fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
+    let settings = settings();
+    // progenitor asserts on layouts it cannot express; report those as errors instead of
+    // letting the panic message scroll past as a crash.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let tokens = std::panic::catch_unwind(|| Generator::new(&settings).generate_tokens(spec));
+    std::panic::set_hook(previous_hook);
+    let tokens = match tokens {
+        Ok(Ok(tokens)) => tokens,
+        Ok(Err(error)) => bail!("progenitor could not generate a client from {SPEC_PATH}: {error}"),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string());
+            bail!(
+                "progenitor panicked on {SPEC_PATH}: {reason} (see TOOLCHAIN notes: every error \
+                 response of an operation must share one schema)"
+            )
+        }
+    };
+    let file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
+    Ok(with_header(&rustfmt(&prettyplease::unparse(&file))?, digest))
+}
+
+/// Prefixes the "generated, do not edit" header naming the spec and its content hash.
+fn with_header(body: &str, digest: &str) -> String {
+    format!(
+        "// @generated by `cargo xtask codegen` from {SPEC_PATH}\n\
+         // (sha256 {digest}). Do not edit: change the spec or xtask and regenerate.\n\n{body}"
+    )
+}
+
+/// Formats Rust source exactly as `cargo fmt` would for this workspace.
+fn rustfmt(source: &str) -> Result<String> {
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running rustfmt (install it with `rustup component add rustfmt`)")?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(source.as_bytes())
+        .context("writing to rustfmt")?;
+    let output = child.wait_with_output().context("waiting for rustfmt")?;
+    if !output.status.success() {
+        bail!(
+            "rustfmt failed on the generated code: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8(output.stdout).context("rustfmt printed invalid UTF-8")
+}
+
+/// The spec as pretty-printed JSON, keys in source order, for tools that want JSON.
+fn bundle_json(source: &str) -> Result<String> {
+    let value: serde_json::Value =
+        serde_yaml::from_str(source).with_context(|| format!("{SPEC_PATH} as JSON"))?;
+    let mut json = serde_json::to_string_pretty(&value)?;
+    json.push('\n');
+    Ok(json)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

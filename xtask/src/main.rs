@@ -1,0 +1,43 @@
+//! Workspace automation for pearsana-rs.
+//!
+//! `cargo xtask codegen` regenerates everything derived from the OpenAPI spec;
+//! `cargo xtask codegen --check` proves the committed files are what the spec produces. Both run
+//! the same code: the outputs are always computed in memory first and then either written or
+//! compared.
+
+mod codegen;
+mod constants;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  codegen           regenerate the client crate and the JSON spec from openapi/pearsana-partner.yaml
+  codegen --check   fail (and print a diff) if the committed generated files differ from the spec
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["codegen"] => codegen::run(codegen::Mode::Write),
+        ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
+        ["help" | "--help" | "-h"] | [] => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprint!("unknown arguments: {}\n\n{USAGE}", args.join(" "));
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
