@@ -1,1 +1,193 @@
-//! Workspace-level tests live in `tests/`.
+//! Helpers for the workspace-level tests in `tests/tests/`: the spec as JSON, `$ref`
+//! resolution, and the registry that pairs each component schema with its generated type.
+//!
+//! The registry is the one place a new schema must be added; `every_component_schema_is_registered`
+//! fails until it is, so a spec change cannot slip past the example and schema checks.
+
+#![deny(missing_docs)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use pearsana_api::types;
+use serde_json::Value;
+
+/// Absolute path of a file given relative to the workspace root.
+pub fn workspace_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits below the workspace root")
+        .join(relative)
+}
+
+/// The spec, parsed from YAML into a JSON value (loaded once).
+pub fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let text = std::fs::read_to_string(workspace_path("openapi/pearsana-partner.yaml"))
+            .expect("read the spec");
+        serde_yaml::from_str(&text).expect("the spec is valid YAML")
+    })
+}
+
+/// Follows `$ref`s (local ones only) until a non-reference value is reached.
+pub fn resolve(value: &Value) -> &Value {
+    let mut current = value;
+    while let Some(reference) = current.get("$ref").and_then(Value::as_str) {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("only local references are used: {reference}"));
+        current = spec()
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("dangling reference {reference}"));
+    }
+    current
+}
+
+/// The component schema name a `$ref` points to, if the value is a schema reference.
+pub fn schema_ref_name(value: &Value) -> Option<&str> {
+    value
+        .get("$ref")?
+        .as_str()?
+        .strip_prefix("#/components/schemas/")
+}
+
+/// An object schema with `allOf` parts merged: property name → property schema, and the
+/// required names.
+#[derive(Debug, Default)]
+pub struct ObjectShape {
+    /// Properties, by name.
+    pub properties: BTreeMap<String, Value>,
+    /// Names listed as required.
+    pub required: BTreeSet<String>,
+}
+
+/// Merges `schema` (after resolving references and `allOf`) into one [`ObjectShape`].
+pub fn object_shape(schema: &Value) -> ObjectShape {
+    let schema = resolve(schema);
+    let mut shape = ObjectShape::default();
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let inner = object_shape(part);
+        shape.properties.extend(inner.properties);
+        shape.required.extend(inner.required);
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            shape.properties.insert(name.clone(), property.clone());
+        }
+    }
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        shape
+            .required
+            .extend(required.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    shape
+}
+
+/// What the tests can do with one generated type, without naming it.
+pub struct Registered {
+    /// Decodes JSON into the generated type and encodes it again.
+    pub round_trip: fn(&Value) -> Result<Value, String>,
+    /// The type's JSON Schema as schemars derives it.
+    pub json_schema: fn() -> Value,
+}
+
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
+    value: &Value,
+) -> Result<Value, String> {
+    let decoded: T = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    serde_json::to_value(&decoded).map_err(|e| e.to_string())
+}
+
+fn json_schema<T: schemars::JsonSchema>() -> Value {
+    serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialise")
+}
+
+macro_rules! registry {
+    ($($name:ident),* $(,)?) => {
+        /// Component schema name → the generated type's operations.
+        pub fn registry() -> BTreeMap<&'static str, Registered> {
+            BTreeMap::from([$(
+                (
+                    stringify!($name),
+                    Registered {
+                        round_trip: round_trip::<types::$name>,
+                        json_schema: json_schema::<types::$name>,
+                    },
+                ),
+            )*])
+        }
+    };
+}
+
+registry!(
+    HealthResponse,
+    PingResponse,
+    ExternalReference,
+    ExternalReferenceList,
+    UserIdentity,
+    Address,
+    UserProfile,
+    CreateUserRequest,
+    CreateUserResponse,
+    InvitationIdentity,
+    CreateInvitationRequest,
+    Invitation,
+    CreateInvitationResponse,
+    VerificationIntent,
+    SubmitDocumentRequest,
+    SubmitDocumentBatchItem,
+    SubmitDocumentBatchRequest,
+    Document,
+    SubmitDocumentResponse,
+    BatchItemStatus,
+    BatchItemError,
+    BatchItemResult,
+    BatchSummary,
+    SubmitDocumentBatchResponse,
+    ErrorCode,
+    ErrorDetails,
+    ErrorBody,
+    ErrorResponse,
+);
+
+/// Every `(method, path, operation)` in spec order.
+pub fn operations() -> Vec<(String, String, &'static Value)> {
+    let mut out = Vec::new();
+    for (path, item) in spec()["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if matches!(
+                method.as_str(),
+                "get" | "put" | "post" | "delete" | "patch" | "head" | "options" | "trace"
+            ) {
+                out.push((method.to_uppercase(), path.clone(), operation));
+            }
+        }
+    }
+    out
+}
+
+/// Every example of a media type: `(label, schema name, example value)`.
+pub fn media_examples(label: &str, media: &Value, out: &mut Vec<(String, String, Value)>) {
+    let Some(schema) = media.get("schema").and_then(schema_ref_name) else {
+        return;
+    };
+    if let Some(example) = media.get("example") {
+        out.push((label.to_owned(), schema.to_owned(), example.clone()));
+    }
+    for (name, example) in media
+        .get("examples")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let value = resolve(example)["value"].clone();
+        out.push((format!("{label} ({name})"), schema.to_owned(), value));
+    }
+}
