@@ -197,3 +197,39 @@ fn every_operation_is_documented_and_tagged() {
         }
     }
 }
+
+/// Collects the JSON pointers of objects marked `x-pearsana-assumption: true` whose description
+/// does not say that the behaviour is a decision of this contract.
+fn unexplained_assumptions(value: &Value, pointer: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("x-pearsana-assumption") == Some(&Value::Bool(true)) {
+                let description = map.get("description").and_then(Value::as_str).unwrap_or("");
+                if !description.contains("contract") {
+                    out.push(pointer.to_owned());
+                }
+            }
+            for (key, child) in map {
+                unexplained_assumptions(child, &format!("{pointer}/{key}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                unexplained_assumptions(child, &format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_assumption_says_it_is_a_contract_decision() {
+    let mut missing = Vec::new();
+    unexplained_assumptions(spec(), "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "assumptions without an explanation: {missing:?}"
+    );
+    let marked = spec().to_string().matches("x-pearsana-assumption").count();
+    assert!(marked >= 20, "only {marked} assumptions are marked");
+}
