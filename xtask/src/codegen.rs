@@ -45,10 +45,14 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Regenerates all outputs and writes or checks them.
+/// Regenerates all outputs of the workspace and writes or checks them.
 pub fn run(mode: Mode) -> Result<()> {
-    let root = workspace_root();
-    let outputs = generate(&root)?;
+    run_in(&workspace_root(), mode)
+}
+
+/// Regenerates all outputs of the tree at `root` and writes or checks them.
+fn run_in(root: &Path, mode: Mode) -> Result<()> {
+    let outputs = generate(root)?;
     let mut drifted = Vec::new();
     for output in &outputs {
         let path = root.join(output.path);
@@ -67,7 +71,11 @@ pub fn run(mode: Mode) -> Result<()> {
                 println!("wrote {}", output.path);
             }
             Mode::Check => {
-                print_diff(output.path, current.as_deref().unwrap_or(""), &output.contents);
+                print_diff(
+                    output.path,
+                    current.as_deref().unwrap_or(""),
+                    &output.contents,
+                );
                 drifted.push(output.path);
             }
         }
@@ -88,9 +96,10 @@ fn print_diff(path: &str, current: &str, expected: &str) {
     let diff = similar::TextDiff::from_lines(current, expected);
     print!(
         "{}",
-        diff.unified_diff()
-            .context_radius(3)
-            .header(&format!("a/{path} (committed)"), &format!("b/{path} (from spec)"))
+        diff.unified_diff().context_radius(3).header(
+            &format!("a/{path} (committed)"),
+            &format!("b/{path} (from spec)")
+        )
     );
 }
 
@@ -119,11 +128,7 @@ fn generate(root: &Path) -> Result<Vec<Output>> {
 /// Parses the YAML spec, naming the file, line and column of the first problem.
 fn parse_spec(source: &str) -> Result<openapiv3::OpenAPI> {
     serde_yaml::from_str(source).map_err(|error| match error.location() {
-        Some(at) => anyhow!(
-            "{SPEC_PATH}:{}:{}: {error}",
-            at.line(),
-            at.column()
-        ),
+        Some(at) => anyhow!("{SPEC_PATH}:{}:{}: {error}", at.line(), at.column()),
         None => anyhow!("{SPEC_PATH}: {error}"),
     })
 }
@@ -168,7 +173,10 @@ fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
         }
     };
     let file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
-    Ok(with_header(&rustfmt(&prettyplease::unparse(&file))?, digest))
+    Ok(with_header(
+        &rustfmt(&prettyplease::unparse(&file))?,
+        digest,
+    ))
 }
 
 /// Prefixes the "generated, do not edit" header naming the spec and its content hash.
@@ -215,4 +223,102 @@ fn bundle_json(source: &str) -> Result<String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch copy of the spec and every generated output.
+    fn scratch_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = workspace_root();
+        for path in [SPEC_PATH, SPEC_JSON_PATH, GENERATED_PATH, CONSTANTS_PATH] {
+            let to = dir.path().join(path);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(root.join(path), to).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn committed_outputs_match_and_generation_is_deterministic() {
+        let tree = scratch_tree();
+        run_in(tree.path(), Mode::Check).expect("committed files match the spec");
+        let first = generate(tree.path()).unwrap();
+        let second = generate(tree.path()).unwrap();
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(
+                a.contents, b.contents,
+                "{} differs between two runs",
+                a.path
+            );
+        }
+    }
+
+    #[test]
+    fn check_fails_on_a_hand_edit_and_write_repairs_it() {
+        let tree = scratch_tree();
+        let generated = tree.path().join(GENERATED_PATH);
+        let mut text = std::fs::read_to_string(&generated).unwrap();
+        text.push_str("// a hand edit\n");
+        std::fs::write(&generated, &text).unwrap();
+        let error = run_in(tree.path(), Mode::Check).unwrap_err().to_string();
+        assert!(error.contains(GENERATED_PATH), "{error}");
+        run_in(tree.path(), Mode::Write).unwrap();
+        run_in(tree.path(), Mode::Check).expect("write repaired the drift");
+    }
+
+    #[test]
+    fn a_spec_edit_is_reported_as_drift() {
+        let tree = scratch_tree();
+        let spec = tree.path().join(SPEC_PATH);
+        let text = std::fs::read_to_string(&spec).unwrap();
+        std::fs::write(
+            &spec,
+            text.replace("summary: Create a user", "summary: Make a user"),
+        )
+        .unwrap();
+        let error = run_in(tree.path(), Mode::Check).unwrap_err().to_string();
+        assert!(error.contains(SPEC_JSON_PATH), "{error}");
+    }
+
+    #[test]
+    fn parse_errors_name_the_file_line_and_reason() {
+        let error = parse_spec("openapi: 3.0.3\ninfo:\n  title: [unclosed\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(&format!("{SPEC_PATH}:")), "{error}");
+        let line: usize = error
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .expect("a line number");
+        assert!(line >= 3, "{error}");
+        let missing = parse_spec("openapi: 3.0.3\n").unwrap_err().to_string();
+        assert!(missing.contains("missing field"), "{missing}");
+    }
+
+    #[test]
+    fn progenitor_panics_become_errors() {
+        // Two error responses with different schemas make progenitor 0.15 panic.
+        let spec = parse_spec(
+            r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /x:
+    get:
+      operationId: getX
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: string}}}}
+        "400": {description: a, content: {application/json: {schema: {type: integer}}}}
+        "500": {description: b, content: {application/json: {schema: {type: boolean}}}}
+"##,
+        )
+        .unwrap();
+        let error = generate_client(&spec, "0").unwrap_err().to_string();
+        assert!(error.contains("progenitor"), "{error}");
+    }
 }
