@@ -94,7 +94,11 @@ fn render_scopes(spec: &OpenAPI, out: &mut String) -> Result<Vec<String>> {
         "/// Every scope, in spec order.\npub const ALL: &[&str] = &[{}];\n\
          /// Every scope with its description, in spec order.\n\
          pub const DESCRIBED: &[(&str, &str)] = &[{}];\n}}\n",
-        names.iter().map(|s| scope_const(s)).collect::<Vec<_>>().join(", "),
+        names
+            .iter()
+            .map(|s| scope_const(s))
+            .collect::<Vec<_>>()
+            .join(", "),
         flow.scopes
             .iter()
             .map(|(s, d)| format!("({}, {d:?})", scope_const(s)))
@@ -147,9 +151,7 @@ fn render_operations(spec: &OpenAPI, scopes: &[String], out: &mut String) -> Res
                 }
             }
             let requires_version = op.parameters.iter().any(|p| match p {
-                ReferenceOr::Reference { reference } => {
-                    reference.ends_with("/ApiVersionRequired")
-                }
+                ReferenceOr::Reference { reference } => reference.ends_with("/ApiVersionRequired"),
                 ReferenceOr::Item(Parameter::Header { parameter_data, .. }) => {
                     parameter_data.name == "X-API-Version" && parameter_data.required
                 }
