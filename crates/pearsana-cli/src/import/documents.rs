@@ -1,0 +1,222 @@
+//! `documents import`: a manifest with one row per file, sent in batches.
+
+use std::path::{Path, PathBuf};
+
+use csv::StringRecord;
+use pearsana_api::spec::MAX_DOCUMENT_BYTES;
+use pearsana_api::types::{ExternalReference, VerificationIntent};
+
+use super::csv_input::{Column, ColumnIndex};
+use super::fields::Fields;
+use super::plan::RowKind;
+use super::users::{external_reference, reference_identity};
+
+/// Columns of a documents manifest. `file` is a path, relative to the manifest's folder.
+pub const COLUMNS: &[Column] = &[
+    Column::required("namespace"),
+    Column::required("externalId"),
+    Column::required("documentType").with_aliases(&["type"]),
+    Column::required("file").with_aliases(&["path"]),
+    Column::optional("filename"),
+    Column::optional("verificationIntent").with_aliases(&["intent"]),
+    Column::optional("attestationReferenceId"),
+    Column::optional("partnerReferenceId"),
+];
+
+/// One validated manifest row. The file is read only when its batch is sent, so a large
+/// manifest never sits in memory.
+#[derive(Debug, Clone)]
+pub struct DocumentRow {
+    /// The user the document belongs to.
+    pub reference: ExternalReference,
+    /// Document type, as given.
+    pub document_type: String,
+    /// Absolute path of the file.
+    pub path: PathBuf,
+    /// Filename sent to the API (decides the MIME type).
+    pub filename: String,
+    /// Requested verification intent; `None` means the API default.
+    pub verification_intent: Option<VerificationIntent>,
+    /// Attestation reference, only with `attest`.
+    pub attestation_reference_id: Option<String>,
+    /// The partner's own reference for the document.
+    pub partner_reference_id: Option<String>,
+}
+
+/// Documents manifest rows; relative file paths resolve against `base_dir`.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    /// The manifest's folder.
+    pub base_dir: PathBuf,
+}
+
+impl Documents {
+    /// Rows of the manifest at `manifest`.
+    pub fn for_manifest(manifest: &Path) -> Self {
+        let parent = manifest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base_dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+        Self { base_dir }
+    }
+}
+
+/// Checks that `path` is a readable regular file of an allowed size; returns its size.
+pub fn check_document_file(path: &Path) -> Result<u64, String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    match meta.len() {
+        0 => Err(format!("{} is empty", path.display())),
+        n if n > MAX_DOCUMENT_BYTES => Err(format!(
+            "{} is {n} bytes, more than the {MAX_DOCUMENT_BYTES}-byte limit",
+            path.display()
+        )),
+        n => Ok(n),
+    }
+}
+
+/// Checks the intent/attestation pair the way the API does.
+pub fn parse_intent(
+    fields: &mut Fields<'_>,
+    intent: Option<String>,
+    attestation: &Option<String>,
+) -> Option<VerificationIntent> {
+    let parsed = match intent.as_deref().map(str::parse::<VerificationIntent>) {
+        None => None,
+        Some(Ok(intent)) => Some(intent),
+        Some(Err(_)) => {
+            fields.problem(
+                "verificationIntent",
+                format_args!("{:?} is not store_only or attest", intent.unwrap()),
+            );
+            return None;
+        }
+    };
+    if attestation.is_some() && parsed != Some(VerificationIntent::Attest) {
+        fields.problem(
+            "attestationReferenceId",
+            "is only allowed when verificationIntent is attest",
+        );
+    }
+    parsed
+}
+
+impl RowKind for Documents {
+    type Value = DocumentRow;
+    const NAME: &'static str = "documents";
+
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn parse(
+        &self,
+        index: &ColumnIndex,
+        record: &StringRecord,
+    ) -> Result<DocumentRow, Vec<String>> {
+        let mut f = Fields::new(index, record);
+        let reference = external_reference(&mut f);
+        let document_type = f.required("documentType");
+        let file = f.required("file");
+        let path = self.base_dir.join(&file);
+        if !file.is_empty()
+            && let Err(problem) = check_document_file(&path)
+        {
+            f.problem("file", problem);
+        }
+        let filename = f
+            .optional("filename")
+            .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let attestation_reference_id = f.optional("attestationReferenceId");
+        let intent = f.optional("verificationIntent");
+        let verification_intent = parse_intent(&mut f, intent, &attestation_reference_id);
+        let row = reference.map(|reference| DocumentRow {
+            reference,
+            document_type,
+            path,
+            filename,
+            verification_intent,
+            attestation_reference_id,
+            partner_reference_id: f.optional("partnerReferenceId"),
+        });
+        f.finish(row)
+            .map(|r| r.expect("a row without problems has its reference"))
+    }
+
+    fn identities(&self, value: &DocumentRow) -> Vec<(&'static str, String)> {
+        let key = format!(
+            "{}|{}|{}",
+            reference_identity(&value.reference),
+            value.document_type,
+            value.path.display()
+        );
+        vec![("namespace:externalId+documentType+file", key)]
+    }
+
+    fn report_record(
+        &self,
+        index: &ColumnIndex,
+        record: &StringRecord,
+        value: &DocumentRow,
+    ) -> StringRecord {
+        let position = index.position("file");
+        record
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                if Some(i) == position {
+                    value.path.display().to_string()
+                } else {
+                    field.to_string()
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::csv_input::read_roster_from;
+    use super::super::plan::plan;
+    use super::*;
+
+    #[test]
+    fn files_resolve_against_the_manifest_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.pdf"), b"%PDF-1.4").unwrap();
+        std::fs::write(dir.path().join("empty.pdf"), b"").unwrap();
+        let kind = Documents::for_manifest(&dir.path().join("manifest.csv"));
+        let text = "namespace,externalId,document_type,file,verificationIntent,attestationReferenceId\n\
+                    SIS,1,OFFICIAL_TRANSCRIPT,t.pdf,,\n\
+                    SIS,2,OFFICIAL_TRANSCRIPT,missing.pdf,,\n\
+                    SIS,3,DIPLOMA,empty.pdf,maybe,ATT-1\n\
+                    SIS,4,DIPLOMA,t.pdf,attest,ATT-2\n";
+        let plan = plan(&kind, read_roster_from(text.as_bytes(), "m").unwrap()).unwrap();
+        assert_eq!(plan.valid.len(), 2, "{:?}", plan.invalid);
+        let first = &plan.valid[0];
+        assert_eq!(first.value.path, dir.path().join("t.pdf"));
+        assert_eq!(first.value.filename, "t.pdf");
+        assert_eq!(
+            &first.record[3],
+            dir.path().join("t.pdf").to_str().unwrap(),
+            "report has absolute path"
+        );
+        assert_eq!(
+            plan.valid[1].value.verification_intent,
+            Some(VerificationIntent::Attest)
+        );
+        assert_eq!(plan.invalid[0].line, 3);
+        assert!(plan.invalid[0].problems[0].starts_with("file: cannot read"));
+        let problems = &plan.invalid[1].problems;
+        assert_eq!(
+            problems.len(),
+            2,
+            "empty file and unknown intent: {problems:?}"
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! Engine behaviour with a scripted submitter (no network).
+
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use super::csv_input::read_roster_from;
+use super::engine::{EngineOptions, Failure, Outcome, Submitter, run};
+use super::journal::{Event, Journal};
+use super::plan::{ValidRow, plan};
+use super::report::{IN_DOUBT, INVALID_ROW};
+use super::users::Users;
+
+type Script = dyn Fn(&str) -> Outcome + Send + Sync;
+
+struct Scripted {
+    batch: usize,
+    resend_is_safe: bool,
+    sent: Mutex<Vec<Vec<String>>>,
+    script: Box<Script>,
+    cancel_after_calls: Option<(usize, CancellationToken)>,
+}
+
+impl Scripted {
+    fn new(script: impl Fn(&str) -> Outcome + Send + Sync + 'static) -> Self {
+        Self {
+            batch: 1,
+            resend_is_safe: true,
+            sent: Mutex::default(),
+            script: Box::new(script),
+            cancel_after_calls: None,
+        }
+    }
+
+    fn sent_keys(&self) -> Vec<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+impl Submitter for Scripted {
+    type Value = pearsana_api::types::CreateUserRequest;
+
+    fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    fn resend_is_safe(&self) -> bool {
+        self.resend_is_safe
+    }
+
+    async fn submit(&self, rows: &[Arc<ValidRow<Self::Value>>]) -> Vec<Outcome> {
+        let calls = {
+            let mut sent = self.sent.lock().unwrap();
+            sent.push(rows.iter().map(|r| r.key.clone()).collect());
+            sent.len()
+        };
+        if let Some((after, token)) = &self.cancel_after_calls
+            && calls >= *after
+        {
+            token.cancel();
+        }
+        tokio::task::yield_now().await;
+        rows.iter().map(|r| (self.script)(&r.key)).collect()
+    }
+}
+
+fn roster(rows: usize, invalid_at: &[usize]) -> String {
+    let mut text = String::from("email,firstName,lastName,roleName,namespace,externalId\n");
+    for i in 0..rows {
+        if invalid_at.contains(&i) {
+            text.push_str(&format!("bad-{i},,L,student,SIS,{i}\n"));
+        } else {
+            text.push_str(&format!("user{i}@example.org,F{i},L,student,SIS,{i}\n"));
+        }
+    }
+    text
+}
+
+fn options(concurrency: usize) -> EngineOptions {
+    EngineOptions {
+        concurrency,
+        resend_in_doubt: false,
+        progress: false,
+    }
+}
+
+fn users_plan(text: &str) -> super::plan::Plan<pearsana_api::types::CreateUserRequest> {
+    plan(&Users, read_roster_from(text.as_bytes(), "t").unwrap()).unwrap()
+}
+
+fn created(key: &str) -> Outcome {
+    Outcome::Created(format!("id-{key}"))
+}
+
+#[tokio::test]
+async fn every_valid_row_is_sent_once_and_invalid_rows_are_reported() {
+    let submitter = Arc::new(Scripted::new(|key| {
+        if key == "user3@example.org" {
+            Outcome::Existing("u3".into())
+        } else if key == "user5@example.org" {
+            Outcome::Failed(Failure {
+                code: "CONFLICT".into(),
+                message: "ref taken".into(),
+                stops_import: false,
+            })
+        } else {
+            created(key)
+        }
+    }));
+    let report = run(
+        users_plan(&roster(20, &[7])),
+        submitter.clone(),
+        None,
+        options(4),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let s = &report.summary;
+    assert_eq!(
+        (
+            s.total,
+            s.created,
+            s.existing,
+            s.failed,
+            s.skipped,
+            s.remaining
+        ),
+        (20, 17, 1, 2, 0, 0)
+    );
+    let mut sent = submitter.sent_keys();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 19, "each valid row exactly once");
+    assert_eq!(report.failures.len(), 2);
+    assert_eq!(
+        (report.failures[0].line, report.failures[0].code.as_str()),
+        (7, "CONFLICT")
+    );
+    assert_eq!(
+        (report.failures[1].line, report.failures[1].code.as_str()),
+        (9, INVALID_ROW)
+    );
+    assert!(
+        report.failures[1]
+            .message
+            .contains("firstName: is required")
+    );
+    assert!(!report.interrupted);
+}
+
+#[tokio::test]
+async fn interrupted_run_resumes_from_the_journal_without_resending_finished_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal");
+    let text = roster(40, &[]);
+    let cancel = CancellationToken::new();
+    let mut first = Scripted::new(created);
+    first.cancel_after_calls = Some((10, cancel.clone()));
+    let first = Arc::new(first);
+    let journal = Journal::open(&path, "users").unwrap();
+    let report = run(
+        users_plan(&text),
+        first.clone(),
+        Some(journal),
+        options(2),
+        cancel,
+    )
+    .await
+    .unwrap();
+    assert!(report.interrupted);
+    let done = report.summary.created;
+    assert!((10..=12).contains(&done), "in-flight rows finish: {done}");
+    assert_eq!(report.summary.remaining, 40 - done);
+
+    let second = Arc::new(Scripted::new(created));
+    let journal = Journal::open(&path, "users").unwrap();
+    let report = run(
+        users_plan(&text),
+        second.clone(),
+        Some(journal),
+        options(4),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            report.summary.skipped,
+            report.summary.created,
+            report.summary.remaining
+        ),
+        (done, 40 - done, 0)
+    );
+    let mut all = first.sent_keys();
+    all.extend(second.sent_keys());
+    all.sort();
+    let unique = {
+        let mut u = all.clone();
+        u.dedup();
+        u
+    };
+    assert_eq!(all, unique, "no row sent twice");
+    assert_eq!(all.len(), 40, "no row lost");
+}
+
+#[tokio::test]
+async fn failed_rows_are_retried_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal");
+    let text = roster(5, &[]);
+    let flaky = Arc::new(Scripted::new(|key| {
+        if key == "user2@example.org" {
+            Outcome::Failed(Failure {
+                code: "INTERNAL_SERVER_ERROR".into(),
+                message: "boom".into(),
+                stops_import: false,
+            })
+        } else {
+            created(key)
+        }
+    }));
+    let journal = Journal::open(&path, "users").unwrap();
+    run(
+        users_plan(&text),
+        flaky,
+        Some(journal),
+        options(1),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let healthy = Arc::new(Scripted::new(created));
+    let journal = Journal::open(&path, "users").unwrap();
+    let report = run(
+        users_plan(&text),
+        healthy.clone(),
+        Some(journal),
+        options(1),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(healthy.sent_keys(), vec!["user2@example.org"]);
+    assert_eq!((report.summary.skipped, report.summary.created), (4, 1));
+}
+
+#[tokio::test]
+async fn rows_in_doubt_are_not_resent_unless_asked_when_resending_is_unsafe() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal");
+    {
+        let (journal, _) = Journal::open(&path, "users").unwrap();
+        let entry = |key: &str, event| super::journal::Entry {
+            key: key.into(),
+            line: 2,
+            event,
+            id: None,
+            code: None,
+        };
+        journal
+            .append(vec![
+                entry("user0@example.org", Event::Attempt),
+                entry("user1@example.org", Event::Attempt),
+                entry("user1@example.org", Event::Created),
+            ])
+            .await
+            .unwrap();
+    }
+    let text = roster(3, &[]);
+    let mut cautious = Scripted::new(created);
+    cautious.resend_is_safe = false;
+    let cautious = Arc::new(cautious);
+    let report = run(
+        users_plan(&text),
+        cautious.clone(),
+        Some(Journal::open(&path, "users").unwrap()),
+        options(1),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cautious.sent_keys(), vec!["user2@example.org"]);
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(
+        (report.failures[0].line, report.failures[0].code.as_str()),
+        (2, IN_DOUBT)
+    );
+    assert_eq!(report.summary.skipped, 1);
+
+    let mut forced = Scripted::new(created);
+    forced.resend_is_safe = false;
+    let forced = Arc::new(forced);
+    let mut opts = options(1);
+    opts.resend_in_doubt = true;
+    let report = run(
+        users_plan(&text),
+        forced.clone(),
+        Some(Journal::open(&path, "users").unwrap()),
+        opts,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(forced.sent_keys(), vec!["user0@example.org"]);
+    assert_eq!(report.summary.failed, 0);
+    // Attempts are journalled before sending when resending is unsafe.
+    let journal = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        journal
+            .lines()
+            .filter(|l| l.contains("\"attempt\""))
+            .count()
+            >= 3,
+        "{journal}"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_that_would_repeat_for_every_row_stops_the_import() {
+    let submitter = Arc::new(Scripted::new(|_| {
+        Outcome::Failed(Failure {
+            code: "UNAUTHORIZED".into(),
+            message: "bad credentials".into(),
+            stops_import: true,
+        })
+    }));
+    let report = run(
+        users_plan(&roster(50, &[])),
+        submitter.clone(),
+        None,
+        options(2),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.stopped_by.unwrap().code, "UNAUTHORIZED");
+    assert!(
+        submitter.sent_keys().len() <= 3,
+        "stops after in-flight requests"
+    );
+    assert_eq!(report.summary.remaining + report.summary.failed, 50);
+    assert!(!report.interrupted, "a stop is not a Ctrl-C");
+}
+
+#[tokio::test]
+async fn rows_are_grouped_into_units_of_the_batch_size() {
+    let mut batched = Scripted::new(created);
+    batched.batch = 25;
+    let batched = Arc::new(batched);
+    let report = run(
+        users_plan(&roster(60, &[])),
+        batched.clone(),
+        None,
+        options(3),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut sizes: Vec<usize> = batched.sent.lock().unwrap().iter().map(Vec::len).collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![10, 25, 25]);
+    assert_eq!(report.summary.created, 60);
+}

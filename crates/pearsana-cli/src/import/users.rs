@@ -1,0 +1,190 @@
+//! `users import`: one `POST /v1/users` per row.
+
+use csv::StringRecord;
+use pearsana_api::types::{
+    Address, CreateUserRequest, ExternalReference, UserIdentity, UserProfile,
+};
+
+use super::csv_input::{Column, ColumnIndex};
+use super::fields::Fields;
+use super::plan::RowKind;
+
+/// Columns of a users roster.
+pub const COLUMNS: &[Column] = &[
+    Column::required("email"),
+    Column::required("firstName"),
+    Column::required("lastName"),
+    Column::required("roleName").with_aliases(&["role"]),
+    Column::required("namespace"),
+    Column::required("externalId"),
+    Column::optional("preferredName"),
+    Column::optional("phone"),
+    Column::optional("currency"),
+    Column::optional("line1").with_aliases(&["addressLine1"]),
+    Column::optional("line2").with_aliases(&["addressLine2"]),
+    Column::optional("line3").with_aliases(&["addressLine3"]),
+    Column::optional("city"),
+    Column::optional("state"),
+    Column::optional("zip").with_aliases(&["postalCode", "postcode"]),
+    Column::optional("country"),
+    Column::optional("dateOfBirth").with_aliases(&["dob"]),
+    Column::optional("citizenship"),
+];
+
+/// Users roster rows.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Users;
+
+/// Reads the external reference columns shared by users and invitations.
+pub fn external_reference(fields: &mut Fields<'_>) -> Option<ExternalReference> {
+    let namespace = fields.required("namespace");
+    let external_id = fields.required("externalId");
+    Some(ExternalReference {
+        namespace: namespace.to_lowercase().parse().ok()?,
+        external_id: external_id.parse().ok()?,
+    })
+}
+
+/// The identity of an external reference as the API compares it (namespace lowercase, id
+/// trimmed).
+pub fn reference_identity(reference: &ExternalReference) -> String {
+    format!(
+        "{}:{}",
+        reference.namespace.to_lowercase(),
+        reference.external_id.trim()
+    )
+}
+
+impl RowKind for Users {
+    type Value = CreateUserRequest;
+    const NAME: &'static str = "users";
+
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn parse(
+        &self,
+        index: &ColumnIndex,
+        record: &StringRecord,
+    ) -> Result<CreateUserRequest, Vec<String>> {
+        let mut f = Fields::new(index, record);
+        let identity = UserIdentity {
+            email: f.email("email"),
+            first_name: f.required("firstName"),
+            last_name: f.required("lastName"),
+            role_name: f.required("roleName"),
+        };
+        let reference = external_reference(&mut f);
+        let address = Address {
+            line1: f.optional("line1"),
+            line2: f.optional("line2"),
+            line3: f.optional("line3"),
+            city: f.optional("city"),
+            state: f.optional("state"),
+            zip: f.optional("zip"),
+            country: f.optional("country"),
+            date_of_birth: f.date("dateOfBirth"),
+            citizenship: f.optional("citizenship"),
+        };
+        let profile = UserProfile {
+            address: (address != Address::default()).then_some(address),
+            currency: f.optional("currency"),
+            phone: f.optional("phone"),
+            preferred_name: f.optional("preferredName"),
+        };
+        let request = reference.map(|reference| CreateUserRequest {
+            external_references: vec![reference].into(),
+            identity,
+            profile: (profile != UserProfile::default()).then_some(profile),
+        });
+        f.finish(request)
+            .map(|r| r.expect("a row without problems has its reference"))
+    }
+
+    fn identities(&self, value: &CreateUserRequest) -> Vec<(&'static str, String)> {
+        let mut ids = vec![("email", value.identity.email.clone())];
+        ids.extend(
+            value
+                .external_references
+                .iter()
+                .map(|r| ("namespace:externalId", reference_identity(r))),
+        );
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::csv_input::read_roster_from;
+    use super::super::plan::plan;
+    use super::*;
+
+    #[test]
+    fn rows_become_requests_with_profiles_only_when_given() {
+        let text = "Email,First_Name,last-name,ROLE NAME,namespace,external_id,phone,dob,city\n\
+                    Jane@Example.org,Jane,Smith,student,SIS,STU-1,,,\n\
+                    john@example.org,John,Doe,student,SIS,STU-2,+1 555,2001-02-03,Boston\n";
+        let plan = plan(&Users, read_roster_from(text.as_bytes(), "t").unwrap()).unwrap();
+        assert!(plan.invalid.is_empty(), "{:?}", plan.invalid);
+        let jane = &plan.valid[0];
+        assert_eq!(jane.key, "jane@example.org");
+        assert_eq!(jane.value.identity.email, "jane@example.org");
+        assert_eq!(jane.value.external_references[0].namespace.as_str(), "sis");
+        assert!(jane.value.profile.is_none());
+        let john = &plan.valid[1].value;
+        let profile = john.profile.as_ref().unwrap();
+        assert_eq!(profile.phone.as_deref(), Some("+1 555"));
+        let address = profile.address.as_ref().unwrap();
+        assert_eq!(address.city.as_deref(), Some("Boston"));
+        assert_eq!(address.date_of_birth.unwrap().to_string(), "2001-02-03");
+    }
+
+    #[test]
+    fn invalid_rows_report_line_and_every_problem_and_valid_rows_remain() {
+        let text = "email,firstName,lastName,roleName,namespace,externalId,dateOfBirth\n\
+                    ok@example.org,A,B,student,SIS,1,\n\
+                    not-an-email,,B,student,,1x,15/05/2000\n\
+                    OK@example.org,C,D,student,SIS,2,\n\
+                    other@example.org,E,F,student,sis,1,\n\
+                    fine@example.org,G,H,student,SIS,3,\n";
+        let plan = plan(&Users, read_roster_from(text.as_bytes(), "t").unwrap()).unwrap();
+        assert_eq!(plan.total(), 5);
+        let lines: Vec<u64> = plan.valid.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 6]);
+        let bad = &plan.invalid;
+        assert_eq!(bad[0].line, 3);
+        assert_eq!(bad[0].problems.len(), 4, "{:?}", bad[0].problems);
+        assert!(bad[0].problems.iter().any(|p| p.starts_with("email:")));
+        assert!(
+            bad[0]
+                .problems
+                .iter()
+                .any(|p| p == "firstName: is required")
+        );
+        assert!(
+            bad[0]
+                .problems
+                .iter()
+                .any(|p| p == "namespace: is required")
+        );
+        assert!(
+            bad[0]
+                .problems
+                .iter()
+                .any(|p| p.starts_with("dateOfBirth:"))
+        );
+        assert_eq!(bad[1].line, 4);
+        assert!(
+            bad[1].problems[0].contains("line 2"),
+            "{:?}",
+            bad[1].problems
+        );
+        assert_eq!(bad[2].line, 5);
+        assert!(
+            bad[2].problems[0].starts_with("namespace:externalId"),
+            "{:?}",
+            bad[2].problems
+        );
+    }
+}
