@@ -1,0 +1,27 @@
+//! `GET /openapi.yaml` and `GET /openapi.json`: the contract the sandbox implements.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+/// The spec in YAML, as in the repository.
+pub const OPENAPI_YAML: &str = include_str!("../../../../openapi/pearsana-partner.yaml");
+/// The spec in JSON, as in the repository.
+pub const OPENAPI_JSON: &str = include_str!("../../../../openapi/pearsana-partner.json");
+
+fn with_type(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// `GET /openapi.yaml`.
+pub async fn yaml() -> Response {
+    with_type(OPENAPI_YAML, "application/yaml")
+}
+
+/// `GET /openapi.json`.
+pub async fn json() -> Response {
+    with_type(OPENAPI_JSON, "application/json")
+}

@@ -1,0 +1,76 @@
+//! The router: every route of the sandbox and the shared state behind them.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use crate::api::{documents, health, helpers, invitations, spec_files, users};
+use crate::auth::jwt::TokenSigner;
+use crate::auth::token_endpoint;
+use crate::config::SandboxConfig;
+use crate::context::{self, TOKEN_PATH};
+use crate::faults::{FaultInjector, RateLimiter};
+use crate::stats::Stats;
+use crate::store::Store;
+
+/// State shared by all requests of one sandbox.
+#[derive(Debug)]
+pub struct AppState {
+    /// The configuration it was started with.
+    pub config: SandboxConfig,
+    /// Signs and verifies access tokens.
+    pub signer: TokenSigner,
+    /// Users, invitations and documents.
+    pub store: Store,
+    /// Counters.
+    pub(crate) stats: Stats,
+    /// Fault sequence.
+    pub faults: FaultInjector,
+    /// Per-client limit, when configured.
+    pub limiter: Option<RateLimiter>,
+}
+
+impl AppState {
+    /// State for a configuration.
+    pub fn new(config: SandboxConfig) -> Self {
+        let faults = &config.faults;
+        Self {
+            faults: FaultInjector::new(faults.fail_rate, faults.drop_rate, faults.seed),
+            limiter: faults.rate_limit.map(RateLimiter::new),
+            signer: TokenSigner::new(),
+            store: Store::default(),
+            stats: Stats::default(),
+            config,
+        }
+    }
+}
+
+/// The router with every route, the 404 fallback and the context middleware.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ping", get(health::ping))
+        .route("/v1/users", post(users::create_user))
+        .route("/v1/invitations", post(invitations::create_invitation))
+        .route("/v1/documents:submit", post(documents::submit))
+        .route("/v1/documents:submitBatch", post(documents::submit_batch))
+        .route(TOKEN_PATH, post(token_endpoint::token))
+        .route("/openapi.yaml", get(spec_files::yaml))
+        .route("/openapi.json", get(spec_files::json))
+        .route(
+            "/sandbox/v1/invitations/{action}",
+            post(helpers::accept_invitation),
+        )
+        .route("/sandbox/v1/users", get(helpers::users))
+        .route("/sandbox/v1/invitations", get(helpers::invitations))
+        .route("/sandbox/v1/documents", get(helpers::documents))
+        .route("/sandbox/v1/stats", get(helpers::stats))
+        .fallback(context::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            context::middleware,
+        ))
+        .with_state(state)
+}

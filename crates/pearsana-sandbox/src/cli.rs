@@ -1,0 +1,136 @@
+//! The command line, shared by the `pearsana-sandbox` binary and `pearsana sandbox`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::{
+    AppClient, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LISTEN, DEFAULT_ORGANISATION_ID,
+    FaultConfig, SandboxConfig,
+};
+use crate::server::{RunningSandbox, SandboxBuilder};
+
+/// Command-line flags of the sandbox; flatten into another `clap` command to reuse them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Adds an App Client, e.g. `ci:s3cret:pearsana-partner/ping` (full scope names,
+    /// comma-separated). Repeatable. The default `sandbox-client` always exists.
+    #[arg(long = "client", value_name = "ID:SECRET:SCOPE[,SCOPE...]")]
+    pub clients: Vec<AppClient>,
+
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub token_ttl: u64,
+
+    /// Requests per second allowed per App Client; over it the answer is 429 with Retry-After.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+
+    /// Fraction (0 to 1) of API requests answered 500 before processing.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+
+    /// Fraction (0 to 1) of API requests whose connection is closed without an answer.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub drop_rate: f64,
+
+    /// Delay added to every API and token request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
+
+    /// Seed of the fault sequence, for reproducible runs.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Organisation the App Clients belong to.
+    #[arg(long, value_name = "ID", default_value = DEFAULT_ORGANISATION_ID)]
+    pub organisation_id: String,
+}
+
+impl SandboxArgs {
+    /// The configuration these flags describe.
+    pub fn to_config(&self) -> SandboxConfig {
+        let mut clients = vec![AppClient::default_client()];
+        clients.extend(self.clients.iter().cloned());
+        SandboxConfig {
+            listen: self.listen,
+            clients,
+            token_ttl: Duration::from_secs(self.token_ttl),
+            faults: FaultConfig {
+                fail_rate: self.fail_rate,
+                drop_rate: self.drop_rate,
+                latency: Duration::from_millis(self.latency),
+                rate_limit: self.rate_limit,
+                seed: self.seed,
+            },
+            organisation_id: self.organisation_id.clone(),
+        }
+    }
+}
+
+/// What the binary prints once it listens: address, token URL and the App Clients (the default
+/// client's secret is public knowledge; secrets of added clients are not printed).
+pub fn banner(sandbox: &RunningSandbox) -> String {
+    let config = sandbox.config();
+    let mut lines = vec![
+        format!("pearsana-sandbox listening on {}", sandbox.url()),
+        format!("  token endpoint: {}", sandbox.token_url()),
+        format!("  organisation:   {}", config.organisation_id),
+        format!(
+            "  default client: {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET} (all {} scopes)",
+            pearsana_api::spec::scopes::ALL.len()
+        ),
+    ];
+    for client in config.clients.iter().filter(|c| c.id != DEFAULT_CLIENT_ID) {
+        lines.push(format!(
+            "  client:         {} ({})",
+            client.id,
+            client.scopes.join(" ")
+        ));
+    }
+    let f = &config.faults;
+    if f.fail_rate > 0.0 || f.drop_rate > 0.0 || !f.latency.is_zero() || f.rate_limit.is_some() {
+        lines.push(format!(
+            "  faults:         fail {} drop {} latency {:?} rate limit {} seed {}",
+            f.fail_rate,
+            f.drop_rate,
+            f.latency,
+            f.rate_limit.map_or("none".into(), |n| format!("{n}/s")),
+            f.seed.map_or("random".into(), |s| s.to_string()),
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Runs a sandbox from command-line flags: prints the banner, serves until SIGINT or SIGTERM,
+/// then shuts down cleanly.
+pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
+    let sandbox = SandboxBuilder::from_config(args.to_config())
+        .spawn()
+        .await?;
+    println!("{}", banner(&sandbox));
+    wait_for_signal().await?;
+    eprintln!("pearsana-sandbox: shutting down");
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

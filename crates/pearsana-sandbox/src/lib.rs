@@ -1,0 +1,50 @@
+//! A local Pearsana Partner API server for offline development and tests.
+//!
+//! It serves the six operations of `openapi/pearsana-partner.yaml`, the OAuth 2.0 token
+//! endpoint (`POST /oauth2/token`) and the spec itself (`GET /openapi.yaml`, `GET
+//! /openapi.json`) on one listener, following the documented behaviour and the project's
+//! `ASSUMPTIONS.md`: signed JWT access tokens, scope checks, date versioning, request ids,
+//! field-by-field validation, users, invitations and documents kept in memory, and batch
+//! submissions with per-item results. Faults (failures, dropped connections, latency, a rate
+//! limit) can be injected reproducibly. Test helpers under `/sandbox/v1` accept invitations and
+//! read state back.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pearsana_sandbox::SandboxError> {
+//! use pearsana_sandbox::Sandbox;
+//!
+//! let sandbox = Sandbox::builder().seed(7).spawn().await?;
+//! println!("API and token host: {}", sandbox.url());
+//! assert_eq!(sandbox.stats().token_requests, 0);
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod api;
+mod app;
+mod auth;
+mod body;
+mod cli;
+mod config;
+mod context;
+mod error;
+mod faults;
+mod request_id;
+mod server;
+mod stats;
+mod store;
+mod validate;
+mod versioning;
+
+pub use body::{BATCH_BODY_LIMIT, SINGLE_DOCUMENT_BODY_LIMIT, SMALL_BODY_LIMIT};
+pub use cli::{SandboxArgs, banner, run};
+pub use config::{
+    AppClient, ClientSecret, ConfigError, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LISTEN,
+    DEFAULT_ORGANISATION_ID, DEFAULT_TOKEN_TTL, FaultConfig, SandboxConfig,
+};
+pub use context::TOKEN_PATH;
+pub use server::{RunningSandbox, Sandbox, SandboxBuilder, SandboxError};
+pub use stats::SandboxStats;

@@ -1,0 +1,260 @@
+//! Starting and stopping a sandbox: the builder, the accept loop and the running handle.
+//!
+//! The accept loop is hand-written (hyper's HTTP/1 connection per socket) rather than
+//! `axum::serve`, because dropping a connection without an answer (`--drop-rate`) needs control
+//! over each connection's task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
+
+use crate::app::{AppState, router};
+use crate::config::{AppClient, ClientSecret, ConfigError, SandboxConfig};
+use crate::context::ConnectionKiller;
+use crate::stats::SandboxStats;
+
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// A configuration value is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Entry point of the library: `Sandbox::builder()…spawn()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// A builder with the defaults: `127.0.0.1:0`, the default App Client, one-hour tokens and
+    /// no faults.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder {
+            config: SandboxConfig::default(),
+        }
+    }
+}
+
+/// Configures a sandbox before it starts.
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    config: SandboxConfig,
+}
+
+impl SandboxBuilder {
+    /// A builder starting from a complete configuration.
+    pub fn from_config(config: SandboxConfig) -> Self {
+        Self { config }
+    }
+
+    /// Address to listen on (port 0 picks a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.config.listen = addr;
+        self
+    }
+
+    /// Adds an App Client with full scope names (the default client stays).
+    pub fn client(
+        mut self,
+        id: impl Into<String>,
+        secret: impl Into<String>,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.config.clients.push(AppClient {
+            id: id.into(),
+            secret: ClientSecret::new(secret),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// Lifetime of access tokens.
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.token_ttl = ttl;
+        self
+    }
+
+    /// Requests per second per App Client; `None` for no limit.
+    pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
+        self.config.faults.rate_limit = per_second;
+        self
+    }
+
+    /// Fraction of API requests answered `500` before processing.
+    pub fn fail_rate(mut self, rate: f64) -> Self {
+        self.config.faults.fail_rate = rate;
+        self
+    }
+
+    /// Fraction of API requests whose connection is closed without an answer.
+    pub fn drop_rate(mut self, rate: f64) -> Self {
+        self.config.faults.drop_rate = rate;
+        self
+    }
+
+    /// Delay before each API and token request is handled.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.config.faults.latency = latency;
+        self
+    }
+
+    /// Seed of the fault sequence.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.faults.seed = Some(seed);
+        self
+    }
+
+    /// Organisation of the App Clients.
+    pub fn organisation_id(mut self, id: impl Into<String>) -> Self {
+        self.config.organisation_id = id.into();
+        self
+    }
+
+    /// The configuration built so far.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// Binds the address and starts serving in the background.
+    pub async fn spawn(self) -> Result<RunningSandbox, SandboxError> {
+        self.config.validate()?;
+        let addr = self.config.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let state = Arc::new(AppState::new(self.config));
+        let app = router(state.clone());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, app, stop_rx));
+        Ok(RunningSandbox {
+            addr: local,
+            state,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A sandbox serving in the background; dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningSandbox {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningSandbox {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the API and of the token host, e.g. `http://127.0.0.1:8787`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// URL of the token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("{}{}", self.url(), crate::context::TOKEN_PATH)
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.state.config
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SandboxStats {
+        self.state.stats.snapshot()
+    }
+
+    /// Stops accepting connections and waits (briefly) for requests in flight.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, app: Router, mut stop: oneshot::Receiver<()>) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        serve_connection(stream, app.clone(), &graceful);
+                    }
+                    // Out of file descriptors and similar: wait a moment instead of spinning.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+fn serve_connection(stream: tokio::net::TcpStream, app: Router, graceful: &GracefulShutdown) {
+    let killer = Arc::new(Notify::new());
+    let handle = killer.clone();
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request
+            .extensions_mut()
+            .insert(ConnectionKiller(handle.clone()));
+        app.clone().oneshot(request.map(Body::new))
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service);
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = connection => {}
+            // Dropping the connection future closes the socket without an answer.
+            _ = killer.notified() => {}
+        }
+    });
+}

@@ -1,0 +1,131 @@
+//! API versioning (ASSUMPTIONS V1 to V3): which version applies to a request, and the errors
+//! for versions the API does not serve.
+
+use chrono::NaiveDate;
+use pearsana_api::spec::{API_VERSION, OLDEST_SUPPORTED_VERSION};
+use pearsana_api::types::{ErrorCode, ErrorDetails};
+
+use crate::error::ApiError;
+
+/// Name of the request and response header that carries the applied version.
+pub const VERSION_HEADER: &str = "x-api-version";
+/// Response header with the newest version.
+pub const LATEST_HEADER: &str = "x-api-version-latest";
+/// Response header with the oldest supported version.
+pub const SUPPORTED_HEADER: &str = "x-api-version-supported";
+
+/// Whether a path needs `X-API-Version`, merely accepts it, or ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionRule {
+    /// `/v1/*`: the header is mandatory.
+    Required,
+    /// `/health` and `/ping`: checked when present, latest version otherwise.
+    Optional,
+    /// Everything else (token endpoint, spec files, sandbox helpers): not looked at.
+    Ignored,
+}
+
+impl VersionRule {
+    /// The rule for a request path.
+    pub fn for_path(path: &str) -> Self {
+        if path.starts_with("/v1/") {
+            Self::Required
+        } else if path == "/health" || path == "/ping" {
+            Self::Optional
+        } else {
+            Self::Ignored
+        }
+    }
+}
+
+fn known(version: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(version, "%Y-%m-%d").expect("spec versions are dates")
+}
+
+/// Parses a version header value: a date `YYYY-MM-DD` with exactly that many digits.
+pub fn parse_version(value: &str) -> Option<NaiveDate> {
+    crate::validate::strict_date(value)
+}
+
+fn version_details() -> ErrorDetails {
+    ErrorDetails {
+        latest_version: Some(known(API_VERSION)),
+        oldest_supported_version: Some(known(OLDEST_SUPPORTED_VERSION)),
+        ..Default::default()
+    }
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(ErrorCode::InvalidApiVersion, message).with_details(version_details())
+}
+
+/// Decides the version that applies to a request, or the error to answer with.
+///
+/// `header` is the raw `X-API-Version` value (`None` when absent). The applied version is the
+/// newest version the API knows (`OLDEST_SUPPORTED_VERSION` or `API_VERSION`) that is not
+/// after the requested date.
+pub fn resolve(rule: VersionRule, header: Option<&[u8]>) -> Result<&'static str, ApiError> {
+    let raw = match (rule, header) {
+        (VersionRule::Ignored, _) | (VersionRule::Optional, None) => return Ok(API_VERSION),
+        (VersionRule::Required, None) => {
+            return Err(invalid(
+                "The X-API-Version header is required (a date such as 2026-01-30).".into(),
+            ));
+        }
+        (_, Some(raw)) => raw,
+    };
+    let text = std::str::from_utf8(raw).unwrap_or("").trim();
+    let Some(requested) = parse_version(text) else {
+        return Err(invalid(
+            "The X-API-Version header must be a date in the form YYYY-MM-DD.".into(),
+        ));
+    };
+    if requested < known(OLDEST_SUPPORTED_VERSION) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedApiVersion,
+            format!("API version {requested} is no longer supported."),
+        )
+        .with_details(version_details()));
+    }
+    if requested > known(API_VERSION) {
+        return Err(invalid(format!(
+            "API version {requested} does not exist yet; the latest is {API_VERSION}."
+        )));
+    }
+    if requested >= known(API_VERSION) {
+        Ok(API_VERSION)
+    } else {
+        Ok(OLDEST_SUPPORTED_VERSION)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_must_have_the_exact_shape() {
+        assert!(parse_version("2026-01-30").is_some());
+        assert!(parse_version("2026-1-30").is_none());
+        assert!(parse_version("2026-02-30").is_none());
+        assert!(parse_version("+2026-01-30").is_none());
+    }
+
+    #[test]
+    fn rules_follow_the_path() {
+        assert_eq!(VersionRule::for_path("/v1/users"), VersionRule::Required);
+        assert_eq!(VersionRule::for_path("/ping"), VersionRule::Optional);
+        assert_eq!(VersionRule::for_path("/oauth2/token"), VersionRule::Ignored);
+    }
+
+    #[test]
+    fn old_new_and_missing_versions_are_refused() {
+        let gone = resolve(VersionRule::Required, Some(b"2020-01-01")).unwrap_err();
+        assert_eq!(gone.code, ErrorCode::UnsupportedApiVersion);
+        let future = resolve(VersionRule::Required, Some(b"2999-01-01")).unwrap_err();
+        assert_eq!(future.code, ErrorCode::InvalidApiVersion);
+        let missing = resolve(VersionRule::Required, None).unwrap_err();
+        assert_eq!(missing.code, ErrorCode::InvalidApiVersion);
+        assert_eq!(resolve(VersionRule::Optional, None).unwrap(), API_VERSION);
+    }
+}
