@@ -1,0 +1,319 @@
+//! [`Client`]: the generated client with authentication, versioning, request ids and retries
+//! applied, plus ergonomic methods for the six operations.
+
+use std::fmt;
+use std::sync::Arc;
+
+use pearsana_api::hooks::Hooks;
+use pearsana_api::types;
+
+use crate::auth::TokenStatus;
+use crate::call;
+use crate::config::ClientBuilder;
+use crate::error::{Error, ErrorCode, ErrorDetails, Result};
+use crate::hooks::{SdkHooks, SharedState};
+use crate::retry::{RetryConfig, RetryPolicy};
+use crate::validate;
+use crate::version::{ApiVersion, VersionInfo};
+
+/// A Pearsana Partner API client. Cheap to clone (one `Arc`); all clones share the connection
+/// pool, the token cache and the version record.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api: pearsana_api::Client,
+    api_url: String,
+    auth_url: String,
+    http: reqwest::Client,
+    shared: Arc<SharedState>,
+    retry: RetryConfig,
+    batch_concurrency: usize,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("api_url", &self.inner.api_url)
+            .field("auth_url", &self.inner.auth_url)
+            .field("api_version", &self.api_version())
+            .field("tokens", &self.inner.shared.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of [`Client::create_or_get_user`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserOutcome {
+    /// The user was created by this call.
+    Created(types::CreateUserResponse),
+    /// A user with this email already existed (or was created by an earlier attempt of this
+    /// call whose response was lost).
+    Existing {
+        /// The user's id.
+        user_id: String,
+        /// The email, lowercase.
+        email: String,
+    },
+}
+
+impl UserOutcome {
+    /// The user's id, whichever way it came.
+    pub fn user_id(&self) -> &str {
+        match self {
+            Self::Created(created) => &created.user_id,
+            Self::Existing { user_id, .. } => user_id,
+        }
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client configured from the `PEARSANA_*` environment variables; fails naming
+    /// `PEARSANA_CLIENT_ID` / `PEARSANA_CLIENT_SECRET` when they are missing.
+    pub fn from_env() -> Result<Self> {
+        Self::from_env_vars(std::env::vars())
+    }
+
+    /// Like [`from_env`](Self::from_env), from the given name/value pairs.
+    ///
+    /// ```
+    /// let error = pearsana::Client::from_env_vars([("PEARSANA_ENV", "local")]).unwrap_err();
+    /// assert!(error.to_string().contains("PEARSANA_CLIENT_ID"));
+    /// assert!(error.to_string().contains("PEARSANA_CLIENT_SECRET"));
+    /// ```
+    pub fn from_env_vars<I, K, V>(vars: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let builder = ClientBuilder::from_env_vars(vars)?;
+        builder.require_credentials_from_env()?;
+        builder.build()
+    }
+
+    pub(crate) fn assemble(
+        api_url: String,
+        auth_url: String,
+        http: reqwest::Client,
+        shared: Arc<SharedState>,
+        retry: RetryConfig,
+        batch_concurrency: usize,
+    ) -> Self {
+        let hooks = SdkHooks {
+            shared: Arc::clone(&shared),
+            retry: retry.clone(),
+        };
+        let api = pearsana_api::Client::new_with_client(
+            &api_url,
+            http.clone(),
+            Hooks::new(Arc::new(hooks)),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                api,
+                api_url,
+                auth_url,
+                http,
+                shared,
+                retry,
+                batch_concurrency,
+            }),
+        }
+    }
+
+    /// A client that shares this one's pool, token and version record but repeats requests
+    /// according to `policy`, e.g. [`RetryAmbiguous`](crate::retry::RetryAmbiguous) to opt in
+    /// to repeating document submissions after ambiguous failures.
+    pub fn with_retry_policy(&self, policy: impl RetryPolicy) -> Self {
+        let mut retry = self.inner.retry.clone();
+        retry.policy = Arc::new(policy);
+        Self::assemble(
+            self.inner.api_url.clone(),
+            self.inner.auth_url.clone(),
+            self.inner.http.clone(),
+            Arc::clone(&self.inner.shared),
+            retry,
+            self.inner.batch_concurrency,
+        )
+    }
+
+    /// The generated client with this client's hooks: every operation of the spec, with
+    /// authentication, request ids, retries and version tracking. `/v1` builders still need
+    /// `.x_api_version(..)`; pass [`Client::api_version`]`().date()`.
+    pub fn api(&self) -> &pearsana_api::Client {
+        &self.inner.api
+    }
+
+    /// The pinned API version.
+    pub fn api_version(&self) -> ApiVersion {
+        self.inner.shared.versions.pinned()
+    }
+
+    /// API base URL.
+    pub fn api_url(&self) -> &str {
+        &self.inner.api_url
+    }
+
+    /// Auth base URL.
+    pub fn auth_url(&self) -> &str {
+        &self.inner.auth_url
+    }
+
+    /// How many requests this client (and its clones) sent to the token endpoint.
+    pub fn token_requests(&self) -> u64 {
+        self.inner.shared.tokens.requests()
+    }
+
+    /// Scopes and timing of the cached token, if there is one (never the token itself).
+    pub fn token_status(&self) -> Option<TokenStatus> {
+        self.inner.shared.tokens.status()
+    }
+
+    /// The versions the server reported most recently.
+    pub fn version_info(&self) -> VersionInfo {
+        self.inner.shared.versions.snapshot()
+    }
+
+    pub(crate) fn batch_concurrency(&self) -> usize {
+        self.inner.batch_concurrency
+    }
+
+    pub(crate) async fn invoke<T, F>(&self, future: F) -> Result<T>
+    where
+        F: std::future::Future<
+                Output = std::result::Result<progenitor_client::ResponseValue<T>, call::RawError>,
+            >,
+    {
+        call::invoke(self.api_version(), future).await
+    }
+
+    /// `GET /health`: whether the service is up. Needs no credentials.
+    pub async fn health(&self) -> Result<types::HealthResponse> {
+        let version = self.api_version().date();
+        self.invoke(self.api().get_health().x_api_version(version).send())
+            .await
+    }
+
+    /// `GET /ping`: checks the credentials; reports the client id and the token's scopes.
+    pub async fn ping(&self) -> Result<types::PingResponse> {
+        let version = self.api_version().date();
+        self.invoke(self.api().ping().x_api_version(version).send())
+            .await
+    }
+
+    /// `POST /v1/users`: creates a user. Validated before sending. Repeated after ambiguous
+    /// failures (email uniqueness makes that safe), so a `CONFLICT` may mean an earlier
+    /// attempt of this very call succeeded; [`create_or_get_user`](Self::create_or_get_user)
+    /// resolves that.
+    pub async fn create_user(
+        &self,
+        request: &types::CreateUserRequest,
+    ) -> Result<types::CreateUserResponse> {
+        validate::create_user(request).into_result()?;
+        let version = self.api_version().date();
+        self.invoke(
+            self.api()
+                .create_user()
+                .x_api_version(version)
+                .body(request.clone())
+                .send(),
+        )
+        .await
+    }
+
+    /// Creates a user, or returns the existing user with the same email: a `409 CONFLICT`
+    /// carrying the user's id becomes [`UserOutcome::Existing`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: pearsana::Client, request: pearsana::types::CreateUserRequest) -> Result<(), pearsana::Error> {
+    /// match client.create_or_get_user(&request).await? {
+    ///     pearsana::UserOutcome::Created(user) => println!("created {}", user.user_id),
+    ///     pearsana::UserOutcome::Existing { user_id, .. } => println!("already there: {user_id}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_or_get_user(
+        &self,
+        request: &types::CreateUserRequest,
+    ) -> Result<UserOutcome> {
+        match self.create_user(request).await {
+            Ok(created) => Ok(UserOutcome::Created(created)),
+            Err(Error::Api(api)) if api.code == ErrorCode::Conflict => match &api.details {
+                ErrorDetails::Conflict {
+                    user_id: Some(user_id),
+                    email,
+                } => Ok(UserOutcome::Existing {
+                    user_id: user_id.clone(),
+                    email: email
+                        .clone()
+                        .unwrap_or_else(|| request.identity.email.trim().to_lowercase()),
+                }),
+                _ => Err(Error::Api(api)),
+            },
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `POST /v1/invitations`: invites a user. Validated before sending; not repeated after
+    /// ambiguous failures unless the retry policy opts in.
+    pub async fn create_invitation(
+        &self,
+        request: &types::CreateInvitationRequest,
+    ) -> Result<types::CreateInvitationResponse> {
+        validate::create_invitation(request).into_result()?;
+        let version = self.api_version().date();
+        self.invoke(
+            self.api()
+                .create_invitation()
+                .x_api_version(version)
+                .body(request.clone())
+                .send(),
+        )
+        .await
+    }
+
+    /// `POST /v1/documents:submit`: submits one document. Validated before sending (including
+    /// the base64 and the size limit); not repeated after ambiguous failures unless the retry
+    /// policy opts in.
+    pub async fn submit_document(
+        &self,
+        request: &types::SubmitDocumentRequest,
+    ) -> Result<types::SubmitDocumentResponse> {
+        validate::submit_document(request).into_result()?;
+        let version = self.api_version().date();
+        self.invoke(
+            self.api()
+                .submit_document()
+                .x_api_version(version)
+                .body(request.clone())
+                .send(),
+        )
+        .await
+    }
+
+    /// `POST /v1/documents:submitBatch`: submits 1 to 25 documents in one request. See
+    /// [`submit_documents`](Self::submit_documents) for any number of items.
+    pub async fn submit_document_batch(
+        &self,
+        request: &types::SubmitDocumentBatchRequest,
+    ) -> Result<types::SubmitDocumentBatchResponse> {
+        validate::submit_document_batch(request).into_result()?;
+        let version = self.api_version().date();
+        self.invoke(
+            self.api()
+                .submit_document_batch()
+                .x_api_version(version)
+                .body(request.clone())
+                .send(),
+        )
+        .await
+    }
+}

@@ -1,0 +1,427 @@
+//! Documents: building submissions from bytes or files, and submitting any number of them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES};
+use pearsana_api::types;
+use serde::Deserialize;
+
+use crate::call;
+use crate::client::Client;
+use crate::error::{self, Error, ErrorCode, ErrorDetails, ResponseMeta, Result, ValidationError};
+use crate::validate;
+
+/// Builds an external reference, rejecting empty parts.
+///
+/// ```
+/// let reference = pearsana::external_reference("SIS", "STU-2024-001")?;
+/// assert_eq!(reference.namespace.as_str(), "SIS");
+/// assert!(pearsana::external_reference("SIS", "").is_err());
+/// # Ok::<(), pearsana::Error>(())
+/// ```
+pub fn external_reference(namespace: &str, external_id: &str) -> Result<types::ExternalReference> {
+    let mut problems = ValidationError::default();
+    let namespace = types::ExternalReferenceNamespace::try_from(namespace)
+        .map_err(|_| problems.push("externalReference.namespace", "is required"))
+        .ok();
+    let external_id = types::ExternalReferenceExternalId::try_from(external_id)
+        .map_err(|_| problems.push("externalReference.externalId", "is required"))
+        .ok();
+    match (namespace, external_id) {
+        (Some(namespace), Some(external_id)) => Ok(types::ExternalReference {
+            external_id,
+            namespace,
+        }),
+        _ => Err(problems.into()),
+    }
+}
+
+/// A document's content, base64-encoded, with its filename (which decides the MIME type).
+///
+/// ```
+/// use pearsana::DocumentFile;
+///
+/// let file = DocumentFile::from_bytes(b"%PDF-1.4 ...")?.with_filename("transcript.pdf");
+/// let reference = pearsana::external_reference("SIS", "STU-2024-001")?;
+/// let request = file.submit_request(reference, "OFFICIAL_TRANSCRIPT")?;
+/// assert_eq!(request.filename.as_deref(), Some("transcript.pdf"));
+/// assert_eq!(request.file.as_str(), "JVBERi0xLjQgLi4u");
+/// # Ok::<(), pearsana::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentFile {
+    base64: String,
+    size: u64,
+    filename: Option<String>,
+}
+
+impl DocumentFile {
+    /// Encodes `bytes` (1 byte to [`MAX_DOCUMENT_BYTES`]).
+    pub fn from_bytes(bytes: impl AsRef<[u8]>) -> Result<Self> {
+        let bytes = bytes.as_ref();
+        check_size(bytes.len() as u64)?;
+        Ok(Self {
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            size: bytes.len() as u64,
+            filename: None,
+        })
+    }
+
+    /// Reads and encodes a file; its name becomes the filename.
+    pub async fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let io_error = |source| Error::File {
+            path: path.to_owned(),
+            source,
+        };
+        let metadata = tokio::fs::metadata(path).await.map_err(io_error)?;
+        check_size(metadata.len())?;
+        let bytes = tokio::fs::read(path).await.map_err(io_error)?;
+        let file = Self::from_bytes(bytes)?;
+        Ok(match path.file_name().and_then(|n| n.to_str()) {
+            Some(name) => file.with_filename(name),
+            None => file,
+        })
+    }
+
+    /// Sets the filename.
+    pub fn with_filename(mut self, filename: impl Into<String>) -> Self {
+        self.filename = Some(filename.into());
+        self
+    }
+
+    /// The content, standard base64 with padding.
+    pub fn base64(&self) -> &str {
+        &self.base64
+    }
+
+    /// The decoded size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The filename, if any.
+    pub fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    /// A `store_only` submission of this file for the user with `external_reference`.
+    pub fn submit_request(
+        &self,
+        external_reference: types::ExternalReference,
+        document_type: &str,
+    ) -> Result<types::SubmitDocumentRequest> {
+        let (document_type, file) = self.typed_parts(document_type, "")?;
+        Ok(types::SubmitDocumentRequest {
+            attestation_reference_id: None,
+            document_type,
+            external_reference,
+            file,
+            filename: self.filename.clone(),
+            verification_intent: None,
+            verification_metadata: Default::default(),
+        })
+    }
+
+    /// A batch item for this file, for [`Client::submit_documents`].
+    pub fn batch_item(
+        &self,
+        item_id: &str,
+        external_reference: types::ExternalReference,
+        document_type: &str,
+    ) -> Result<types::SubmitDocumentBatchItem> {
+        let mut problems = ValidationError::default();
+        let parsed_id = types::SubmitDocumentBatchItemItemId::try_from(item_id)
+            .map_err(|e| problems.push("itemId", e.to_string()))
+            .ok();
+        let parts = self.typed_parts::<types::SubmitDocumentBatchItemDocumentType, types::SubmitDocumentBatchItemFile>(document_type, "");
+        let (document_type, file) = match parts {
+            Ok(parts) => parts,
+            Err(Error::Validation(more)) => {
+                problems.problems.extend(more.problems);
+                return Err(problems.into());
+            }
+            Err(other) => return Err(other),
+        };
+        let Some(item_id) = parsed_id else {
+            return Err(problems.into());
+        };
+        Ok(types::SubmitDocumentBatchItem {
+            attestation_reference_id: None,
+            document_type,
+            external_reference,
+            file,
+            filename: self.filename.clone(),
+            item_id,
+            metadata: Default::default(),
+            partner_reference_id: None,
+            verification_intent: None,
+            verification_metadata: Default::default(),
+        })
+    }
+
+    fn typed_parts<D, F>(&self, document_type: &str, prefix: &str) -> Result<(D, F)>
+    where
+        D: for<'a> TryFrom<&'a str>,
+        F: for<'a> TryFrom<&'a str>,
+    {
+        let mut problems = ValidationError::default();
+        let document_type = D::try_from(document_type)
+            .map_err(|_| problems.push(format!("{prefix}documentType"), "is required"))
+            .ok();
+        let file = F::try_from(self.base64.as_str())
+            .map_err(|_| problems.push(format!("{prefix}file"), "is required"))
+            .ok();
+        match (document_type, file) {
+            (Some(d), Some(f)) => Ok((d, f)),
+            _ => Err(problems.into()),
+        }
+    }
+}
+
+fn check_size(size: u64) -> Result<()> {
+    if size == 0 {
+        return Err(
+            ValidationError::single("file", "is empty; a document needs at least 1 byte").into(),
+        );
+    }
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(ValidationError::single(
+            "file",
+            format!("is {size} bytes; at most {MAX_DOCUMENT_BYTES} are allowed"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Why one item of [`Client::submit_documents`] has no document.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ItemError {
+    /// The API rejected this item (the rest of its batch may have succeeded).
+    Rejected {
+        /// The error code.
+        code: ErrorCode,
+        /// The server's message.
+        message: String,
+        /// Typed details, where defined.
+        details: ErrorDetails,
+    },
+    /// The whole batch request this item was part of failed; shared by all its items.
+    Request(Arc<Error>),
+    /// The server's answer held no result for this item.
+    MissingResult,
+}
+
+impl std::fmt::Display for ItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rejected { code, message, .. } => write!(f, "{code}: {message}"),
+            Self::Request(error) => write!(f, "batch request failed: {error}"),
+            Self::MissingResult => f.write_str("the response held no result for this item"),
+        }
+    }
+}
+
+/// The outcome of one item.
+#[derive(Debug, Clone)]
+pub struct ItemOutcome {
+    /// The item's `itemId`.
+    pub item_id: String,
+    /// The created document, or why there is none.
+    pub result: std::result::Result<types::Document, ItemError>,
+}
+
+/// One outcome per submitted item, in the order the items were given.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutcome {
+    /// Every item's outcome.
+    pub items: Vec<ItemOutcome>,
+}
+
+impl BatchOutcome {
+    /// The outcome of the item with `item_id`.
+    pub fn get(&self, item_id: &str) -> Option<&ItemOutcome> {
+        self.items.iter().find(|o| o.item_id == item_id)
+    }
+
+    /// How many items produced a document.
+    pub fn succeeded(&self) -> usize {
+        self.items.iter().filter(|o| o.result.is_ok()).count()
+    }
+
+    /// How many items failed.
+    pub fn failed(&self) -> usize {
+        self.items.len() - self.succeeded()
+    }
+
+    /// Outcomes keyed by `itemId`.
+    pub fn into_map(self) -> HashMap<String, std::result::Result<types::Document, ItemError>> {
+        self.items
+            .into_iter()
+            .map(|o| (o.item_id, o.result))
+            .collect()
+    }
+}
+
+/// A batch response read leniently, so an unknown item error code does not lose the results
+/// of the other items.
+#[derive(Deserialize)]
+struct LenientBatchResponse {
+    results: Vec<LenientItemResult>,
+}
+
+#[derive(Deserialize)]
+struct LenientItemResult {
+    #[serde(rename = "itemId")]
+    item_id: String,
+    #[serde(default)]
+    document: Option<types::Document>,
+    #[serde(default)]
+    error: Option<LenientItemError>,
+}
+
+#[derive(Deserialize)]
+struct LenientItemError {
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    details: Option<serde_json::Value>,
+}
+
+impl From<types::BatchItemResult> for LenientItemResult {
+    fn from(result: types::BatchItemResult) -> Self {
+        Self {
+            item_id: result.item_id,
+            document: result.document,
+            error: result.error.map(|e| LenientItemError {
+                code: e.code.to_string(),
+                message: e.message,
+                details: e.details.and_then(|d| serde_json::to_value(d).ok()),
+            }),
+        }
+    }
+}
+
+impl LenientItemResult {
+    fn into_result(self) -> std::result::Result<types::Document, ItemError> {
+        match (self.document, self.error) {
+            (Some(document), None) => Ok(document),
+            (_, Some(error)) => {
+                let code: ErrorCode = error.code.parse().unwrap_or_else(|e| match e {});
+                let details = error
+                    .details
+                    .and_then(|d| serde_json::from_value::<types::ErrorDetails>(d).ok());
+                Err(ItemError::Rejected {
+                    details: error::typed_details(&code, details, &ResponseMeta::default()),
+                    code,
+                    message: error.message,
+                })
+            }
+            (None, None) => Err(ItemError::MissingResult),
+        }
+    }
+}
+
+impl Client {
+    /// Submits any number of documents: validates them all (unique `itemId`s across the whole
+    /// list), splits them into requests of at most [`BATCH_MAX_ITEMS`], sends up to
+    /// `batch_concurrency` requests at once, and returns one outcome per item in input order.
+    /// A request that fails as a whole fails each of its items with the shared error.
+    ///
+    /// ```no_run
+    /// # async fn run(client: pearsana::Client, items: Vec<pearsana::types::SubmitDocumentBatchItem>) -> Result<(), pearsana::Error> {
+    /// let outcome = client.submit_documents(items).await?;
+    /// for item in &outcome.items {
+    ///     match &item.result {
+    ///         Ok(document) => println!("{}: {}", item.item_id, document.document_id),
+    ///         Err(error) => println!("{}: {error}", item.item_id),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn submit_documents(
+        &self,
+        items: Vec<types::SubmitDocumentBatchItem>,
+    ) -> Result<BatchOutcome> {
+        let mut problems = ValidationError::default();
+        validate::batch_items(&mut problems, &items);
+        problems.into_result()?;
+        let order: Vec<String> = items.iter().map(|i| i.item_id.to_string()).collect();
+        let chunks: Vec<Vec<types::SubmitDocumentBatchItem>> =
+            items.chunks(BATCH_MAX_ITEMS).map(<[_]>::to_vec).collect();
+        let mut results: HashMap<String, std::result::Result<types::Document, ItemError>> =
+            HashMap::new();
+        let mut stream = futures_util::stream::iter(chunks)
+            .map(|chunk| self.submit_chunk(chunk))
+            .buffer_unordered(self.batch_concurrency());
+        while let Some(chunk_results) = stream.next().await {
+            results.extend(chunk_results);
+        }
+        let items = order
+            .into_iter()
+            .map(|item_id| {
+                let result = results
+                    .remove(&item_id)
+                    .unwrap_or(Err(ItemError::MissingResult));
+                ItemOutcome { item_id, result }
+            })
+            .collect();
+        Ok(BatchOutcome { items })
+    }
+
+    async fn submit_chunk(
+        &self,
+        chunk: Vec<types::SubmitDocumentBatchItem>,
+    ) -> Vec<(String, std::result::Result<types::Document, ItemError>)> {
+        let ids: Vec<String> = chunk.iter().map(|i| i.item_id.to_string()).collect();
+        let request = types::SubmitDocumentBatchRequest { items: chunk };
+        let version = self.api_version().date();
+        let (result, ctx) = call::run(
+            self.api()
+                .submit_document_batch()
+                .x_api_version(version)
+                .body(request)
+                .send(),
+        )
+        .await;
+        let lenient: std::result::Result<Vec<LenientItemResult>, Error> = match result {
+            Ok(response) => Ok(response
+                .into_inner()
+                .results
+                .into_iter()
+                .map(Into::into)
+                .collect()),
+            Err(call::RawError::InvalidResponsePayload(body, source)) => {
+                match serde_json::from_slice::<LenientBatchResponse>(&body) {
+                    Ok(parsed) => Ok(parsed.results),
+                    Err(_) => Err(call::translate(
+                        call::RawError::InvalidResponsePayload(body, source),
+                        &ctx,
+                        self.api_version(),
+                    )
+                    .await),
+                }
+            }
+            Err(other) => Err(call::translate(other, &ctx, self.api_version()).await),
+        };
+        match lenient {
+            Ok(results) => results
+                .into_iter()
+                .map(|r| (r.item_id.clone(), r.into_result()))
+                .collect(),
+            Err(error) => {
+                let shared = Arc::new(error);
+                ids.into_iter()
+                    .map(|id| (id, Err(ItemError::Request(Arc::clone(&shared)))))
+                    .collect()
+            }
+        }
+    }
+}

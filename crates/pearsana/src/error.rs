@@ -1,0 +1,621 @@
+//! The one error type of the SDK, and the API's error envelope decoded into it.
+//!
+//! [`Error`] separates what a caller reacts to differently: an error answer from the API
+//! ([`Error::Api`], with the code, message, request id and typed details), an unsupported
+//! pinned version ([`Error::UnsupportedApiVersion`]), a failed token request ([`Error::Auth`]),
+//! input rejected before any I/O ([`Error::Validation`]), configuration mistakes
+//! ([`Error::Config`]), the network ([`Error::Transport`]) and bodies that could not be read
+//! ([`Error::Decode`], which keeps the raw body). None of them can contain a secret.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use pearsana_api::types;
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::auth::AuthError;
+use crate::version::ApiVersion;
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A machine-readable error code from the API's error envelope.
+///
+/// The eleven documented codes have variants; any other code (a newer API may add some)
+/// arrives as [`ErrorCode::Unknown`] instead of failing to decode.
+///
+/// ```
+/// use pearsana::ErrorCode;
+///
+/// assert_eq!("CONFLICT".parse::<ErrorCode>().unwrap(), ErrorCode::Conflict);
+/// assert_eq!(
+///     "PAYMENT_REQUIRED".parse::<ErrorCode>().unwrap(),
+///     ErrorCode::Unknown("PAYMENT_REQUIRED".into())
+/// );
+/// assert_eq!(ErrorCode::TooManyRequests.to_string(), "TOO_MANY_REQUESTS");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `VALIDATION_ERROR` (400): the body failed validation.
+    ValidationError,
+    /// `INVALID_API_VERSION` (400): `X-API-Version` missing, malformed or in the future.
+    InvalidApiVersion,
+    /// `UNAUTHORIZED` (401): missing, expired or unknown token.
+    Unauthorized,
+    /// `FORBIDDEN` (403): valid token, access denied.
+    Forbidden,
+    /// `INSUFFICIENT_SCOPE` (403): the token lacks a required scope.
+    InsufficientScope,
+    /// `NOT_FOUND` (404): no such resource or user.
+    NotFound,
+    /// `CONFLICT` (409): a user with this email already exists.
+    Conflict,
+    /// `EXTERNAL_REF_CONFLICT` (409): the external reference belongs to another user.
+    ExternalRefConflict,
+    /// `UNSUPPORTED_API_VERSION` (410): the pinned version is no longer served.
+    UnsupportedApiVersion,
+    /// `TOO_MANY_REQUESTS` (429): rate limited.
+    TooManyRequests,
+    /// `INTERNAL_SERVER_ERROR` (500): the server failed.
+    InternalServerError,
+    /// A code this SDK does not know yet, as sent.
+    Unknown(String),
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ValidationError => "VALIDATION_ERROR",
+            Self::InvalidApiVersion => "INVALID_API_VERSION",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Self::NotFound => "NOT_FOUND",
+            Self::Conflict => "CONFLICT",
+            Self::ExternalRefConflict => "EXTERNAL_REF_CONFLICT",
+            Self::UnsupportedApiVersion => "UNSUPPORTED_API_VERSION",
+            Self::TooManyRequests => "TOO_MANY_REQUESTS",
+            Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+            Self::Unknown(code) => code,
+        }
+    }
+}
+
+impl FromStr for ErrorCode {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match types::ErrorCode::from_str(s) {
+            Ok(known) => known.into(),
+            Err(_) => Self::Unknown(s.to_owned()),
+        })
+    }
+}
+
+impl From<types::ErrorCode> for ErrorCode {
+    fn from(code: types::ErrorCode) -> Self {
+        match code {
+            types::ErrorCode::ValidationError => Self::ValidationError,
+            types::ErrorCode::InvalidApiVersion => Self::InvalidApiVersion,
+            types::ErrorCode::Unauthorized => Self::Unauthorized,
+            types::ErrorCode::Forbidden => Self::Forbidden,
+            types::ErrorCode::InsufficientScope => Self::InsufficientScope,
+            types::ErrorCode::NotFound => Self::NotFound,
+            types::ErrorCode::Conflict => Self::Conflict,
+            types::ErrorCode::ExternalRefConflict => Self::ExternalRefConflict,
+            types::ErrorCode::UnsupportedApiVersion => Self::UnsupportedApiVersion,
+            types::ErrorCode::TooManyRequests => Self::TooManyRequests,
+            types::ErrorCode::InternalServerError => Self::InternalServerError,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The typed `details` of an API error, where the documentation defines them.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ErrorDetails {
+    /// No details were sent (or none this SDK understands).
+    None,
+    /// `VALIDATION_ERROR`: one message per problem.
+    Validation {
+        /// The server's messages, e.g. `identity.email is required`.
+        errors: Vec<String>,
+    },
+    /// `INSUFFICIENT_SCOPE`: what the operation needs and what the token has.
+    InsufficientScope {
+        /// Scopes the operation requires.
+        required_scopes: Vec<String>,
+        /// Scopes the token carried.
+        provided_scopes: Vec<String>,
+    },
+    /// `CONFLICT`: the user that already has this email.
+    Conflict {
+        /// Id of the existing user.
+        user_id: Option<String>,
+        /// The email (lowercase).
+        email: Option<String>,
+    },
+    /// `EXTERNAL_REF_CONFLICT`: the reference that is linked to another user.
+    ExternalRefConflict {
+        /// The namespace (sent by the API as `type`).
+        namespace: Option<String>,
+        /// The external id.
+        external_id: Option<String>,
+    },
+    /// `TOO_MANY_REQUESTS`: how long to wait.
+    TooManyRequests {
+        /// From the `Retry-After` header, else from `details.retryAfterSeconds`.
+        retry_after: Option<Duration>,
+    },
+    /// Details of another code, as decoded by the generated type.
+    Other(Box<types::ErrorDetails>),
+}
+
+/// An error answer from the API, decoded from its envelope.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable message from the server.
+    pub message: String,
+    /// `error.requestId`, else the `X-Request-Id` header, else the id the client sent.
+    pub request_id: Option<String>,
+    /// Typed details, where the documentation defines them.
+    pub details: ErrorDetails,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )?;
+        if let ErrorDetails::Validation { errors } = &self.details
+            && !errors.is_empty()
+        {
+            write!(f, " ({})", errors.join("; "))?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem found by client-side validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// Path of the field in the request body, e.g. `identity.email` or `items[3].itemId`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Input rejected before anything was sent; lists every problem, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ValidationError {
+    /// Every problem found.
+    pub problems: Vec<FieldProblem>,
+}
+
+impl ValidationError {
+    /// An error with one problem.
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut error = Self::default();
+        error.push(field, message);
+        error
+    }
+
+    /// Adds a problem.
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Whether any problem was found.
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// `Ok(())` when no problem was found, else `Err(self)`.
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self))
+        }
+    }
+
+    /// Whether a problem names `field` exactly.
+    pub fn mentions(&self, field: &str) -> bool {
+        self.problems.iter().any(|p| p.field == field)
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list: Vec<String> = self.problems.iter().map(ToString::to_string).collect();
+        write!(f, "{}", list.join("; "))
+    }
+}
+
+/// A mistake in the client's configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Required environment variables are not set.
+    #[error("missing environment variable(s): {}", .0.join(", "))]
+    MissingEnv(Vec<&'static str>),
+    /// An environment variable has a value the client cannot use.
+    #[error("environment variable {var}: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Why the value is rejected (the value of a secret is never repeated).
+        reason: String,
+    },
+    /// A builder setting is invalid.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The setting.
+        field: &'static str,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("could not build the HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API answered with an error envelope.
+    #[error("Pearsana API error {0}")]
+    Api(Box<ApiError>),
+
+    /// The pinned API version is older than the oldest version the server still serves (410).
+    #[error(
+        "API version {pinned} is no longer supported (oldest supported: {}, latest: {}){}",
+        opt(.oldest_supported), opt(.latest), rid(.request_id)
+    )]
+    UnsupportedApiVersion {
+        /// The version the client sent.
+        pinned: ApiVersion,
+        /// The oldest version the server accepts.
+        oldest_supported: Option<ApiVersion>,
+        /// The newest version.
+        latest: Option<ApiVersion>,
+        /// The server's message.
+        message: String,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
+    /// An access token could not be obtained.
+    #[error("authentication failed: {source}{}", rid(.request_id))]
+    Auth {
+        /// What the token endpoint (or the network) said.
+        #[source]
+        source: AuthError,
+        /// Request id of the API call that needed the token.
+        request_id: Option<String>,
+    },
+
+    /// The input was rejected before any I/O.
+    #[error("invalid request: {0}")]
+    Validation(ValidationError),
+
+    /// The client is misconfigured.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+
+    /// The request could not be sent or the response not received.
+    #[error("transport error: {source}{}", rid(.request_id))]
+    Transport {
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
+    /// A response body could not be decoded; the raw body is kept.
+    #[error("could not decode the response{}: {source}{}", status_suffix(.status), rid(.request_id))]
+    Decode {
+        /// HTTP status, when known.
+        status: Option<StatusCode>,
+        /// The body as received.
+        body: Bytes,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
+    /// A status the operation does not document, without an error envelope.
+    #[error("unexpected HTTP status {status}{}", rid(.request_id))]
+    UnexpectedStatus {
+        /// HTTP status.
+        status: StatusCode,
+        /// The body as received.
+        body: Bytes,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
+    /// A local file could not be read.
+    #[error("could not read {}: {source}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The generated client refused to build the request.
+    #[error("invalid request: {message}{}", rid(.request_id))]
+    InvalidRequest {
+        /// What the generated client reported.
+        message: String,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+}
+
+fn opt(v: &Option<ApiVersion>) -> String {
+    v.map_or_else(|| "unknown".to_owned(), |v| v.to_string())
+}
+
+fn rid(id: &Option<String>) -> String {
+    id.as_ref()
+        .map_or_else(String::new, |id| format!(" [request id {id}]"))
+}
+
+fn status_suffix(status: &Option<StatusCode>) -> String {
+    status.map_or_else(String::new, |s| format!(" (HTTP {})", s.as_u16()))
+}
+
+impl From<ValidationError> for Error {
+    fn from(error: ValidationError) -> Self {
+        Self::Validation(error)
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Self::Api(Box::new(error))
+    }
+}
+
+impl Error {
+    /// The API's error code, for errors the API reported.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Api(e) => Some(e.code.clone()),
+            Self::UnsupportedApiVersion { .. } => Some(ErrorCode::UnsupportedApiVersion),
+            _ => None,
+        }
+    }
+
+    /// The request id of the call that failed, when there is one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Api(e) => e.request_id.as_deref(),
+            Self::UnsupportedApiVersion { request_id, .. }
+            | Self::Auth { request_id, .. }
+            | Self::Transport { request_id, .. }
+            | Self::Decode { request_id, .. }
+            | Self::UnexpectedStatus { request_id, .. }
+            | Self::InvalidRequest { request_id, .. } => request_id.as_deref(),
+            Self::Validation(_) | Self::Config(_) | Self::File { .. } => None,
+        }
+    }
+
+    /// The HTTP status of the response behind this error, when there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Api(e) => Some(e.status),
+            Self::UnsupportedApiVersion { .. } => Some(StatusCode::GONE),
+            Self::Auth { source, .. } => source.status(),
+            Self::Transport { source, .. } => source.status(),
+            Self::Decode { status, .. } => *status,
+            Self::UnexpectedStatus { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The API error, when this is one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The validation problems, when this is a client-side validation error.
+    pub fn validation(&self) -> Option<&ValidationError> {
+        match self {
+            Self::Validation(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The error envelope read without the generated types' strictness, so that unknown codes
+/// and odd details still produce an [`ApiError`].
+#[derive(Deserialize)]
+struct LenientEnvelope {
+    error: LenientBody,
+}
+
+#[derive(Deserialize)]
+struct LenientBody {
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    details: Option<serde_json::Value>,
+    #[serde(rename = "requestId", default)]
+    request_id: Option<String>,
+}
+
+/// What the client knows about the response behind an error.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ResponseMeta {
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) oldest_supported: Option<ApiVersion>,
+    pub(crate) latest: Option<ApiVersion>,
+}
+
+/// Decodes an error envelope from raw bytes, accepting unknown codes.
+pub(crate) fn parse_envelope(
+    status: StatusCode,
+    body: &[u8],
+    meta: &ResponseMeta,
+) -> Option<ApiError> {
+    let envelope: LenientEnvelope = serde_json::from_slice(body).ok()?;
+    let details = envelope
+        .error
+        .details
+        .and_then(|v| serde_json::from_value::<types::ErrorDetails>(v).ok());
+    let code: ErrorCode = envelope.error.code.parse().unwrap_or_else(|e| match e {});
+    Some(build_api_error(
+        status,
+        code,
+        envelope.error.message,
+        envelope.error.request_id,
+        details,
+        meta,
+    ))
+}
+
+/// Converts the generated envelope.
+pub(crate) fn from_envelope(
+    status: StatusCode,
+    envelope: types::ErrorResponse,
+    meta: &ResponseMeta,
+) -> ApiError {
+    let body = envelope.error;
+    build_api_error(
+        status,
+        body.code.into(),
+        body.message,
+        Some(body.request_id),
+        body.details,
+        meta,
+    )
+}
+
+fn build_api_error(
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    request_id: Option<String>,
+    details: Option<types::ErrorDetails>,
+    meta: &ResponseMeta,
+) -> ApiError {
+    let request_id = request_id
+        .filter(|id| !id.is_empty())
+        .or_else(|| meta.request_id.clone());
+    let details = typed_details(&code, details, meta);
+    ApiError {
+        status,
+        code,
+        message,
+        request_id,
+        details,
+    }
+}
+
+pub(crate) fn typed_details(
+    code: &ErrorCode,
+    details: Option<types::ErrorDetails>,
+    meta: &ResponseMeta,
+) -> ErrorDetails {
+    if *code == ErrorCode::TooManyRequests {
+        let from_body = details
+            .as_ref()
+            .and_then(|d| d.retry_after_seconds)
+            .map(Duration::from_secs);
+        return ErrorDetails::TooManyRequests {
+            retry_after: meta.retry_after.or(from_body),
+        };
+    }
+    let Some(d) = details else {
+        return ErrorDetails::None;
+    };
+    match code {
+        ErrorCode::ValidationError => ErrorDetails::Validation { errors: d.errors },
+        ErrorCode::InsufficientScope => ErrorDetails::InsufficientScope {
+            required_scopes: d.required_scopes,
+            provided_scopes: d.provided_scopes,
+        },
+        ErrorCode::Conflict => ErrorDetails::Conflict {
+            user_id: d.user_id,
+            email: d.email,
+        },
+        ErrorCode::ExternalRefConflict => ErrorDetails::ExternalRefConflict {
+            namespace: d.type_,
+            external_id: d.external_id,
+        },
+        _ if d == types::ErrorDetails::default() => ErrorDetails::None,
+        _ => ErrorDetails::Other(Box::new(d)),
+    }
+}
+
+/// Turns an API error into the dedicated 410 variant when it is one.
+pub(crate) fn classify_api_error(
+    error: ApiError,
+    pinned: ApiVersion,
+    meta: &ResponseMeta,
+) -> Error {
+    if error.status == StatusCode::GONE || error.code == ErrorCode::UnsupportedApiVersion {
+        let raw_details = match &error.details {
+            ErrorDetails::Other(d) => Some(d.as_ref()),
+            _ => None,
+        };
+        let from_body = |f: fn(&types::ErrorDetails) -> Option<chrono::NaiveDate>| {
+            raw_details.and_then(f).map(ApiVersion::from_date)
+        };
+        return Error::UnsupportedApiVersion {
+            pinned,
+            oldest_supported: from_body(|d| d.oldest_supported_version).or(meta.oldest_supported),
+            latest: from_body(|d| d.latest_version).or(meta.latest),
+            message: error.message,
+            request_id: error.request_id,
+        };
+    }
+    Error::Api(Box::new(error))
+}

@@ -1,0 +1,394 @@
+//! When to send a request again, and how long to wait first.
+//!
+//! Two small traits, in the style of google-cloud-rust's `gax`: a [`RetryPolicy`] decides
+//! whether a failed attempt is repeated, a [`BackoffPolicy`] how long to wait. Decorators bound
+//! any policy in attempts and total time ([`RetryPolicyExt`]).
+//!
+//! Every failure is first sorted into one of two kinds, by what the client can know about the
+//! server's state:
+//! - [`FailureKind::NotProcessed`]: the server certainly did nothing (`429`, `503` with
+//!   `Retry-After`, a connection that was never established). Always safe to repeat.
+//! - [`FailureKind::Ambiguous`]: the server may or may not have acted (timeouts, `500`, `502`,
+//!   `504`, `503` without `Retry-After`, a connection lost after sending). Safe to repeat only
+//!   for idempotent operations; see [`is_idempotent`].
+//!
+//! The default, [`default_policy`], is [`SafeRetry`] limited to
+//! 4 attempts and 60 seconds. Opt in to repeating invitations and documents after ambiguous
+//! failures with [`RetryAmbiguous`] (at the risk of duplicates).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pearsana_api::spec::operations;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// How much the client knows about a failed attempt's effect on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The server certainly did not process the request.
+    NotProcessed,
+    /// The server may have processed the request.
+    Ambiguous,
+}
+
+/// What a retry policy is told about a failed attempt.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RetryState {
+    /// The operation id (snake case, as in [`pearsana_api::spec::operations`]).
+    pub operation: String,
+    /// Whether repeating the operation is harmless (see [`is_idempotent`]).
+    pub idempotent: bool,
+    /// The kind of failure.
+    pub kind: FailureKind,
+    /// HTTP status of the failed attempt, if a response arrived.
+    pub status: Option<StatusCode>,
+    /// Attempts made so far, including the failed one (1 after the first attempt).
+    pub attempts: u32,
+    /// Time since the first attempt started.
+    pub elapsed: Duration,
+    /// How long the client would wait before the next attempt.
+    pub next_delay: Duration,
+}
+
+/// Decides whether a failed attempt is repeated.
+pub trait RetryPolicy: Send + Sync + fmt::Debug + 'static {
+    /// `true` to send the request again after `state.next_delay`.
+    fn should_retry(&self, state: &RetryState) -> bool;
+}
+
+/// Repeats what is certainly safe: failures that left the server untouched, and ambiguous
+/// failures of idempotent operations. Unbounded on its own; see [`default_policy`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SafeRetry;
+
+impl RetryPolicy for SafeRetry {
+    fn should_retry(&self, state: &RetryState) -> bool {
+        match state.kind {
+            FailureKind::NotProcessed => true,
+            FailureKind::Ambiguous => state.idempotent,
+        }
+    }
+}
+
+/// Opt-in: also repeats non-idempotent operations (invitations, documents) after ambiguous
+/// failures. A repeated invitation or document may be created twice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetryAmbiguous;
+
+impl RetryPolicy for RetryAmbiguous {
+    fn should_retry(&self, _state: &RetryState) -> bool {
+        true
+    }
+}
+
+/// Never repeats a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NeverRetry;
+
+impl RetryPolicy for NeverRetry {
+    fn should_retry(&self, _state: &RetryState) -> bool {
+        false
+    }
+}
+
+/// A policy that gives up after a number of attempts.
+#[derive(Debug, Clone)]
+pub struct AttemptLimit<P> {
+    inner: P,
+    max_attempts: u32,
+}
+
+impl<P: RetryPolicy> RetryPolicy for AttemptLimit<P> {
+    fn should_retry(&self, state: &RetryState) -> bool {
+        state.attempts < self.max_attempts && self.inner.should_retry(state)
+    }
+}
+
+/// A policy that gives up when the next attempt would start after a time limit.
+#[derive(Debug, Clone)]
+pub struct TimeLimit<P> {
+    inner: P,
+    limit: Duration,
+}
+
+impl<P: RetryPolicy> RetryPolicy for TimeLimit<P> {
+    fn should_retry(&self, state: &RetryState) -> bool {
+        state.elapsed + state.next_delay <= self.limit && self.inner.should_retry(state)
+    }
+}
+
+/// Decorators for every [`RetryPolicy`].
+///
+/// ```
+/// use std::time::Duration;
+/// use pearsana::retry::{RetryPolicyExt, SafeRetry};
+///
+/// let policy = SafeRetry.with_attempt_limit(6).with_time_limit(Duration::from_secs(120));
+/// # let _ = policy;
+/// ```
+pub trait RetryPolicyExt: RetryPolicy + Sized {
+    /// Stops after `max_attempts` attempts in total (the first one included).
+    fn with_attempt_limit(self, max_attempts: u32) -> AttemptLimit<Self> {
+        AttemptLimit {
+            inner: self,
+            max_attempts,
+        }
+    }
+
+    /// Stops when the next attempt would start more than `limit` after the first.
+    fn with_time_limit(self, limit: Duration) -> TimeLimit<Self> {
+        TimeLimit { inner: self, limit }
+    }
+}
+
+impl<P: RetryPolicy> RetryPolicyExt for P {}
+
+/// Attempts the default policy allows, the first one included.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+/// Time budget of the default policy.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// The default policy: [`SafeRetry`] bounded to [`DEFAULT_MAX_ATTEMPTS`] attempts and
+/// [`DEFAULT_TIME_LIMIT`].
+pub fn default_policy() -> TimeLimit<AttemptLimit<SafeRetry>> {
+    SafeRetry
+        .with_attempt_limit(DEFAULT_MAX_ATTEMPTS)
+        .with_time_limit(DEFAULT_TIME_LIMIT)
+}
+
+/// How long to wait before the next attempt.
+pub trait BackoffPolicy: Send + Sync + fmt::Debug + 'static {
+    /// The wait after `attempts` failed attempts (1 after the first).
+    fn delay(&self, attempts: u32) -> Duration;
+}
+
+/// Exponential back-off with "equal jitter": half of each step is fixed, half random, so waits
+/// grow but concurrent clients spread out.
+///
+/// ```
+/// use std::time::Duration;
+/// use pearsana::retry::{BackoffPolicy, ExponentialBackoff};
+///
+/// let backoff = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_secs(5));
+/// let first = backoff.delay(1);
+/// assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+/// assert!(backoff.delay(20) <= Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExponentialBackoff {
+    initial: Duration,
+    max: Duration,
+    multiplier: f64,
+}
+
+impl ExponentialBackoff {
+    /// Starts at `initial`, doubles each attempt, never exceeds `max`.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max,
+            multiplier: 2.0,
+        }
+    }
+
+    /// Changes the growth factor (at least 1).
+    pub fn with_multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier.max(1.0);
+        self
+    }
+}
+
+impl Default for ExponentialBackoff {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(200), Duration::from_secs(10))
+    }
+}
+
+impl BackoffPolicy for ExponentialBackoff {
+    fn delay(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(30) as i32;
+        let step = self
+            .initial
+            .mul_f64(self.multiplier.powi(exponent))
+            .min(self.max);
+        let half = step / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// The longest `Retry-After` the client honours by default; longer waits are capped.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The retry settings of a client.
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    pub(crate) policy: Arc<dyn RetryPolicy>,
+    pub(crate) backoff: Arc<dyn BackoffPolicy>,
+    pub(crate) max_retry_after: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            policy: Arc::new(default_policy()),
+            backoff: Arc::new(ExponentialBackoff::default()),
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// The wait before the next attempt: the server's `Retry-After` (capped), else back-off.
+    pub(crate) fn delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(wait) => wait.min(self.max_retry_after),
+            None => self.backoff.delay(attempts),
+        }
+    }
+}
+
+/// Whether repeating the operation is harmless. `GET /health` and `GET /ping` change
+/// nothing; `POST /v1/users` is made safe by email uniqueness (a repeat after a lost response
+/// is answered `409 CONFLICT` with the user's id, which `create_or_get_user` turns into
+/// success). Invitations and documents would be created twice.
+pub fn is_idempotent(operation_id: &str) -> bool {
+    [
+        operations::GET_HEALTH,
+        operations::PING,
+        operations::CREATE_USER,
+    ]
+    .iter()
+    .any(|op| op.id == operation_id)
+}
+
+/// A failed attempt, as the retry loop sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) kind: FailureKind,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// Sorts a response status into a failure kind; `None` when the attempt did not fail in a
+/// way a repeat could fix.
+pub(crate) fn classify_status(status: StatusCode, headers: &HeaderMap) -> Option<Failure> {
+    let retry_after = retry_after(headers);
+    match status.as_u16() {
+        429 => Some(Failure {
+            kind: FailureKind::NotProcessed,
+            retry_after,
+        }),
+        503 if retry_after.is_some() => Some(Failure {
+            kind: FailureKind::NotProcessed,
+            retry_after,
+        }),
+        500 | 502 | 503 | 504 => Some(Failure {
+            kind: FailureKind::Ambiguous,
+            retry_after: None,
+        }),
+        _ => None,
+    }
+}
+
+/// Sorts a transport error: a connection that was never made cannot have delivered anything.
+pub(crate) fn classify_transport(error: &reqwest::Error) -> Failure {
+    let kind = if error.is_connect() {
+        FailureKind::NotProcessed
+    } else {
+        FailureKind::Ambiguous
+    };
+    Failure {
+        kind,
+        retry_after: None,
+    }
+}
+
+/// `Retry-After` in whole seconds (the form the API uses).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(kind: FailureKind, idempotent: bool, attempts: u32) -> RetryState {
+        RetryState {
+            operation: "create_invitation".into(),
+            idempotent,
+            kind,
+            status: None,
+            attempts,
+            elapsed: Duration::ZERO,
+            next_delay: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn safe_retry_repeats_ambiguous_failures_only_for_idempotent_operations() {
+        assert!(SafeRetry.should_retry(&state(FailureKind::NotProcessed, false, 1)));
+        assert!(SafeRetry.should_retry(&state(FailureKind::Ambiguous, true, 1)));
+        assert!(!SafeRetry.should_retry(&state(FailureKind::Ambiguous, false, 1)));
+        assert!(RetryAmbiguous.should_retry(&state(FailureKind::Ambiguous, false, 1)));
+    }
+
+    #[test]
+    fn limits_bound_attempts_and_time() {
+        let policy = default_policy();
+        assert!(policy.should_retry(&state(FailureKind::NotProcessed, false, 3)));
+        assert!(!policy.should_retry(&state(FailureKind::NotProcessed, false, 4)));
+        let mut late = state(FailureKind::NotProcessed, false, 1);
+        late.elapsed = Duration::from_secs(59);
+        late.next_delay = Duration::from_secs(2);
+        assert!(!policy.should_retry(&late));
+    }
+
+    #[test]
+    fn statuses_are_sorted_by_what_the_server_did() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers)
+                .unwrap()
+                .kind,
+            FailureKind::Ambiguous
+        );
+        assert_eq!(
+            classify_status(StatusCode::INTERNAL_SERVER_ERROR, &headers)
+                .unwrap()
+                .kind,
+            FailureKind::Ambiguous
+        );
+        assert!(classify_status(StatusCode::CONFLICT, &headers).is_none());
+        headers.insert(RETRY_AFTER, "3".parse().unwrap());
+        let busy = classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers).unwrap();
+        assert_eq!(busy.kind, FailureKind::NotProcessed);
+        assert_eq!(busy.retry_after, Some(Duration::from_secs(3)));
+        assert_eq!(
+            classify_status(StatusCode::TOO_MANY_REQUESTS, &headers)
+                .unwrap()
+                .kind,
+            FailureKind::NotProcessed
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let backoff = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        for attempt in 1..10 {
+            let d = backoff.delay(attempt);
+            let step =
+                Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_secs(1));
+            assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
+        }
+        assert!(is_idempotent("create_user") && !is_idempotent("submit_document"));
+    }
+}

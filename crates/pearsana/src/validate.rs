@@ -1,0 +1,307 @@
+//! Client-side checks of request bodies, run before any I/O.
+//!
+//! Each function returns a [`ValidationError`] listing every problem found (empty when the
+//! request is fine), with field paths as the API names them (`identity.email`,
+//! `items[2].itemId`). The rules are the documented ones; the server still has the last word.
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use pearsana_api::spec::{BATCH_MAX_ITEMS, BATCH_MIN_ITEMS, MAX_DOCUMENT_BYTES};
+use pearsana_api::types::{self, VerificationIntent};
+
+use crate::error::ValidationError;
+
+/// Checks a `POST /v1/users` body.
+///
+/// ```
+/// use pearsana::{types, validate};
+///
+/// let request: types::CreateUserRequest = serde_json::from_value(serde_json::json!({
+///     "identity": {"email": "not-an-email", "firstName": "", "lastName": "Smith", "roleName": "student"},
+///     "externalReferences": [{"namespace": "SIS", "externalId": "1"}, {"namespace": "sis", "externalId": "2"}]
+/// })).unwrap();
+/// let problems = validate::create_user(&request);
+/// assert!(problems.mentions("identity.email"));
+/// assert!(problems.mentions("identity.firstName"));
+/// assert!(problems.mentions("externalReferences[1].namespace"));
+/// ```
+pub fn create_user(request: &types::CreateUserRequest) -> ValidationError {
+    let mut problems = ValidationError::default();
+    email(&mut problems, "identity.email", &request.identity.email);
+    required(
+        &mut problems,
+        "identity.firstName",
+        &request.identity.first_name,
+    );
+    required(
+        &mut problems,
+        "identity.lastName",
+        &request.identity.last_name,
+    );
+    required(
+        &mut problems,
+        "identity.roleName",
+        &request.identity.role_name,
+    );
+    external_references(
+        &mut problems,
+        "externalReferences",
+        &request.external_references,
+    );
+    problems
+}
+
+/// Checks a `POST /v1/invitations` body.
+pub fn create_invitation(request: &types::CreateInvitationRequest) -> ValidationError {
+    let mut problems = ValidationError::default();
+    email(&mut problems, "email", &request.email);
+    required(
+        &mut problems,
+        "identity.firstName",
+        &request.identity.first_name,
+    );
+    required(
+        &mut problems,
+        "identity.lastName",
+        &request.identity.last_name,
+    );
+    external_references(
+        &mut problems,
+        "externalReferences",
+        &request.external_references,
+    );
+    for (i, role) in request.roles.iter().enumerate() {
+        required(&mut problems, &format!("roles[{i}]"), role);
+    }
+    problems
+}
+
+/// Checks a `POST /v1/documents:submit` body.
+pub fn submit_document(request: &types::SubmitDocumentRequest) -> ValidationError {
+    let mut problems = ValidationError::default();
+    document(
+        &mut problems,
+        "",
+        DocumentFields {
+            external_reference: &request.external_reference,
+            document_type: &request.document_type,
+            file: &request.file,
+            intent: request.verification_intent,
+            attestation_reference_id: request.attestation_reference_id.as_deref(),
+        },
+    );
+    problems
+}
+
+/// Checks a `POST /v1/documents:submitBatch` body: 1 to 25 items, unique `itemId`s, and
+/// every item as for a single submission.
+pub fn submit_document_batch(request: &types::SubmitDocumentBatchRequest) -> ValidationError {
+    let mut problems = ValidationError::default();
+    let count = request.items.len();
+    if !(BATCH_MIN_ITEMS..=BATCH_MAX_ITEMS).contains(&count) {
+        problems.push(
+            "items",
+            format!("must hold {BATCH_MIN_ITEMS} to {BATCH_MAX_ITEMS} items, not {count}"),
+        );
+    }
+    batch_items(&mut problems, &request.items);
+    problems
+}
+
+/// Checks items for [`Client::submit_documents`](crate::Client::submit_documents): each item,
+/// and `itemId`s unique across all of them (any number of items).
+pub(crate) fn batch_items(
+    problems: &mut ValidationError,
+    items: &[types::SubmitDocumentBatchItem],
+) {
+    let mut seen = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("items[{i}].");
+        let item_id: &str = &item.item_id;
+        if item_id.trim().is_empty() {
+            problems.push(format!("{prefix}itemId"), "is required");
+        } else if !seen.insert(item_id) {
+            problems.push(
+                format!("{prefix}itemId"),
+                format!("`{item_id}` appears more than once"),
+            );
+        }
+        document(
+            problems,
+            &prefix,
+            DocumentFields {
+                external_reference: &item.external_reference,
+                document_type: &item.document_type,
+                file: &item.file,
+                intent: item.verification_intent,
+                attestation_reference_id: item.attestation_reference_id.as_deref(),
+            },
+        );
+    }
+}
+
+struct DocumentFields<'a> {
+    external_reference: &'a types::ExternalReference,
+    document_type: &'a str,
+    file: &'a str,
+    intent: Option<VerificationIntent>,
+    attestation_reference_id: Option<&'a str>,
+}
+
+fn document(problems: &mut ValidationError, prefix: &str, fields: DocumentFields<'_>) {
+    external_reference(
+        problems,
+        &format!("{prefix}externalReference"),
+        fields.external_reference,
+    );
+    required(
+        problems,
+        &format!("{prefix}documentType"),
+        fields.document_type,
+    );
+    if let Some(message) = file_problem(fields.file) {
+        problems.push(format!("{prefix}file"), message);
+    }
+    if let Some(reference) = fields.attestation_reference_id {
+        let field = format!("{prefix}attestationReferenceId");
+        if fields.intent != Some(VerificationIntent::Attest) {
+            problems.push(field, "is only allowed when verificationIntent is `attest`");
+        } else if reference.trim().is_empty() {
+            problems.push(field, "must not be empty");
+        }
+    }
+}
+
+/// Why a base64 `file` value is unacceptable, if it is.
+pub(crate) fn file_problem(file: &str) -> Option<String> {
+    if file.is_empty() {
+        return Some("is required".to_owned());
+    }
+    match base64::engine::general_purpose::STANDARD.decode(file) {
+        Err(_) => Some("is not valid standard base64 (with padding)".to_owned()),
+        Ok(bytes) if bytes.is_empty() => Some("decodes to no bytes".to_owned()),
+        Ok(bytes) if bytes.len() as u64 > MAX_DOCUMENT_BYTES => Some(format!(
+            "decodes to {} bytes; at most {MAX_DOCUMENT_BYTES} are allowed",
+            bytes.len()
+        )),
+        Ok(_) => None,
+    }
+}
+
+fn required(problems: &mut ValidationError, field: &str, value: &str) {
+    if value.trim().is_empty() {
+        problems.push(field, "is required");
+    }
+}
+
+fn external_reference(
+    problems: &mut ValidationError,
+    field: &str,
+    reference: &types::ExternalReference,
+) {
+    required(
+        problems,
+        &format!("{field}.namespace"),
+        &reference.namespace,
+    );
+    required(
+        problems,
+        &format!("{field}.externalId"),
+        &reference.external_id,
+    );
+}
+
+fn external_references(
+    problems: &mut ValidationError,
+    field: &str,
+    references: &[types::ExternalReference],
+) {
+    if references.is_empty() {
+        problems.push(field, "must hold at least one external reference");
+    }
+    // Namespaces are stored lowercase, so `SIS` and `sis` are the same namespace.
+    let mut namespaces = HashSet::new();
+    for (i, reference) in references.iter().enumerate() {
+        external_reference(problems, &format!("{field}[{i}]"), reference);
+        let namespace = reference.namespace.trim().to_lowercase();
+        if !namespace.is_empty() && !namespaces.insert(namespace) {
+            problems.push(
+                format!("{field}[{i}].namespace"),
+                format!(
+                    "namespace `{}` appears more than once",
+                    reference.namespace.as_str()
+                ),
+            );
+        }
+    }
+}
+
+fn email(problems: &mut ValidationError, field: &str, value: &str) {
+    if value.trim().is_empty() {
+        problems.push(field, "is required");
+    } else if !is_email(value) {
+        problems.push(field, format!("`{value}` is not a valid email address"));
+    }
+}
+
+/// A pragmatic address check: one `@`, a local part of 1 to 64 characters, a domain of
+/// dot-separated labels (letters, digits, hyphens, not at a label's ends) with at least one
+/// dot, no whitespace, 254 characters at most.
+pub fn is_email(value: &str) -> bool {
+    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    if local.is_empty()
+        || local.len() > 64
+        || domain.contains('@')
+        || local.starts_with('.')
+        || local.ends_with('.')
+    {
+        return false;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["student@example.com", "a.b+tag@uni.ac.uk", "X@Example.COM"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a b@example.com",
+            "a@@example.com",
+            "a@-x.com",
+            "a@x..com",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn files() {
+        assert!(file_problem("aGVsbG8=").is_none());
+        assert!(file_problem("aGVsbG8").is_some(), "padding is required");
+        assert!(file_problem("not base64!").is_some());
+        assert!(file_problem("").is_some());
+    }
+}
