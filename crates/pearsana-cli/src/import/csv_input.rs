@@ -92,7 +92,6 @@ pub enum HeaderError {
 #[derive(Debug, Clone)]
 pub struct ColumnIndex {
     positions: HashMap<&'static str, usize>,
-    headers: StringRecord,
 }
 
 impl ColumnIndex {
@@ -142,15 +141,7 @@ impl ColumnIndex {
         if !missing.is_empty() {
             return Err(HeaderError::Missing(missing));
         }
-        Ok(Self {
-            positions,
-            headers: headers.clone(),
-        })
-    }
-
-    /// The header row as it appeared in the file.
-    pub fn headers(&self) -> &StringRecord {
-        &self.headers
+        Ok(Self { positions })
     }
 
     /// Position of a column in the file, if present.

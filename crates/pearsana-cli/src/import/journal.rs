@@ -24,7 +24,7 @@
 //! process stopped while the request was in flight, so the server may or may not have acted
 //! ("in doubt"); see [`JournalState::in_doubt`] for how imports treat such rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -140,7 +140,8 @@ impl JournalState {
     }
 
     /// Keys of every finished row.
-    pub fn finished_keys(&self) -> HashSet<&str> {
+    #[cfg(test)]
+    pub fn finished_keys(&self) -> std::collections::HashSet<&str> {
         self.last
             .values()
             .filter(|e| matches!(e.event, Event::Created | Event::Existing))

@@ -14,6 +14,7 @@ pub mod journal;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod submitters;
 pub mod users;
 
 #[cfg(test)]

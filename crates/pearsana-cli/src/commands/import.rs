@@ -1,0 +1,209 @@
+//! `users import`, `invitations import`, `documents import`: the shared command flow around
+//! the import engine (read, validate, resume, send, report).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{GlobalArgs, ImportArgs};
+use crate::exit::Exit;
+use crate::import::csv_input::read_roster;
+use crate::import::engine::{self, EngineOptions, Report, Submitter};
+use crate::import::journal::Journal;
+use crate::import::plan::{Plan, RowKind, plan};
+use crate::import::report::{FailedRow, Summary, write_failures};
+use crate::output::Printer;
+
+/// Failures listed on stderr before the rest are only counted (all are in `--failures`).
+const FAILURES_SHOWN: usize = 20;
+
+/// Runs one import from the command line.
+pub async fn run_import<K, S>(
+    kind: K,
+    args: &ImportArgs,
+    global: &GlobalArgs,
+    printer: Printer,
+    make_submitter: impl FnOnce(pearsana::Client) -> S,
+) -> Exit
+where
+    K: RowKind,
+    S: Submitter<Value = K::Value>,
+{
+    let file = match read_roster(&args.file) {
+        Ok(file) => file,
+        Err(e) => return usage(e),
+    };
+    let plan: Plan<K::Value> = match plan(&kind, file) {
+        Ok(plan) => plan,
+        Err(e) => return usage(format_args!("{}: {e}", args.file.display())),
+    };
+    for row in &plan.invalid {
+        eprintln!(
+            "line {}: invalid row: {}",
+            row.line,
+            row.problems.join("; ")
+        );
+    }
+    if args.dry_run {
+        let summary = Summary {
+            total: plan.total(),
+            failed: plan.invalid.len(),
+            remaining: plan.valid.len(),
+            ..Summary::default()
+        };
+        print_summary(
+            printer,
+            &summary,
+            &format!("dry run: {} valid row(s) would be sent", plan.valid.len()),
+        );
+        return if plan.invalid.is_empty() {
+            Exit::Success
+        } else {
+            Exit::Failed
+        };
+    }
+    let journal = match &args.journal {
+        Some(path) => match Journal::open(path, K::NAME) {
+            Ok(opened) => Some(opened),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
+    let client = match crate::connect::client(global) {
+        Ok(client) => client,
+        Err(e) => return usage(e),
+    };
+    let headers = plan.headers.clone();
+    let cancel = CancellationToken::new();
+    let ctrl_c = spawn_ctrl_c_handler(cancel.clone());
+    let options = EngineOptions {
+        concurrency: args.concurrency,
+        resend_in_doubt: args.resend_in_doubt,
+        progress: true,
+    };
+    let result = engine::run(
+        plan,
+        Arc::new(make_submitter(client)),
+        journal,
+        options,
+        cancel,
+    )
+    .await;
+    ctrl_c.abort();
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    if let Some(path) = &args.failures
+        && let Err(e) = write_failures(path, &headers, &report.failures)
+    {
+        eprintln!(
+            "error: cannot write failures report {}: {e}",
+            path.display()
+        );
+    }
+    print_report(printer, &report, args, global.verbose > 0);
+    exit_for(&report)
+}
+
+/// The exit status of a finished import.
+pub fn exit_for(report: &Report) -> Exit {
+    if report.interrupted {
+        Exit::Interrupted
+    } else if report.stopped_by.is_some() {
+        Exit::Auth
+    } else if report.summary.failed > 0 || report.summary.remaining > 0 {
+        Exit::Failed
+    } else {
+        Exit::Success
+    }
+}
+
+fn usage(error: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {error}");
+    Exit::Usage
+}
+
+/// First Ctrl-C: stop starting new requests, let in-flight ones finish, flush the journal.
+/// Second Ctrl-C: leave at once (the journal is still consistent; rows in flight are redone
+/// or reported in doubt on the next run).
+fn spawn_ctrl_c_handler(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!(
+            "\ninterrupted: finishing requests in flight and saving the journal (Ctrl-C again to quit now)"
+        );
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(Exit::Interrupted.code()));
+        }
+    })
+}
+
+fn print_report(printer: Printer, report: &Report, args: &ImportArgs, verbose: bool) {
+    let server_failures: Vec<&FailedRow> = report
+        .failures
+        .iter()
+        .filter(|f| f.code != crate::import::report::INVALID_ROW)
+        .collect();
+    let shown = if verbose {
+        server_failures.len()
+    } else {
+        FAILURES_SHOWN
+    };
+    for failure in server_failures.iter().take(shown) {
+        eprintln!(
+            "line {}: {}: {}",
+            failure.line, failure.code, failure.message
+        );
+    }
+    if server_failures.len() > shown {
+        eprintln!(
+            "… and {} more failed row(s){}",
+            server_failures.len() - shown,
+            if args.failures.is_some() {
+                " (all are in the failures report)"
+            } else {
+                "; use --failures PATH to save them all"
+            }
+        );
+    }
+    if printer.is_json() {
+        for failure in &report.failures {
+            println!(
+                "{}",
+                json!({"line": failure.line, "status": "failed", "code": failure.code, "message": failure.message})
+            );
+        }
+    }
+    let note = if report.interrupted {
+        format!(
+            "interrupted: {} row(s) not sent{}",
+            report.summary.remaining,
+            if args.journal.is_some() {
+                "; rerun with the same --journal to resume"
+            } else {
+                ""
+            }
+        )
+    } else if let Some(stop) = &report.stopped_by {
+        format!("stopped early: {}: {}", stop.code, stop.message)
+    } else {
+        String::new()
+    };
+    print_summary(printer, &report.summary, &note);
+}
+
+fn print_summary(printer: Printer, summary: &Summary, note: &str) {
+    if !note.is_empty() {
+        eprintln!("{note}");
+    }
+    let value = serde_json::to_value(summary).expect("summary serialises");
+    printer.show(&value);
+}
