@@ -1,0 +1,71 @@
+//! From credentials to a created user, against a local `pearsana-sandbox`
+//! (`cargo run -p pearsana-sandbox`) or whatever the `PEARSANA_*` variables point at.
+//!
+//! ```sh
+//! cargo run -p pearsana --example quickstart
+//! PEARSANA_ENV=sandbox PEARSANA_CLIENT_ID=... PEARSANA_CLIENT_SECRET=... cargo run -p pearsana --example quickstart
+//! ```
+
+use pearsana::{Client, DocumentFile, Environment, UserOutcome, external_reference, types};
+
+#[tokio::main]
+async fn main() -> Result<(), pearsana::Error> {
+    let client = if std::env::var_os("PEARSANA_CLIENT_ID").is_some() {
+        Client::from_env()?
+    } else {
+        // The local sandbox's default App Client.
+        Client::builder()
+            .environment(Environment::Local)
+            .credentials("sandbox-client", "sandbox-secret")
+            .build()?
+    };
+
+    println!("health: {}", client.health().await?.status);
+    let pong = client.ping().await?;
+    println!(
+        "authenticated as {} with scopes {:?}",
+        pong.client_id, pong.scopes
+    );
+
+    let request = types::CreateUserRequest {
+        identity: types::UserIdentity {
+            email: "jane.smith@example.com".into(),
+            first_name: "Jane".into(),
+            last_name: "Smith".into(),
+            role_name: "student".into(),
+        },
+        external_references: vec![external_reference("SIS", "STU-2024-001")?].into(),
+        profile: None,
+    };
+    let user_id = match client.create_or_get_user(&request).await? {
+        UserOutcome::Created(user) => {
+            println!("created user {} in {}", user.user_id, user.organisation_id);
+            user.user_id
+        }
+        UserOutcome::Existing { user_id, email } => {
+            println!("{email} already exists as {user_id}");
+            user_id
+        }
+    };
+
+    let document = DocumentFile::from_bytes(b"%PDF-1.4 example transcript")?
+        .with_filename("transcript.pdf")
+        .submit_request(
+            external_reference("SIS", "STU-2024-001")?,
+            "OFFICIAL_TRANSCRIPT",
+        )?;
+    let submitted = client.submit_document(&document).await?;
+    println!(
+        "document {} stored for {user_id} as {}",
+        submitted.document.document_id, submitted.document.mime_type
+    );
+
+    let versions = client.version_info();
+    println!(
+        "API version {} (latest {:?}); {} token request(s)",
+        client.api_version(),
+        versions.latest.map(|v| v.to_string()),
+        client.token_requests()
+    );
+    Ok(())
+}
