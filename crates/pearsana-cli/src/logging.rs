@@ -1,5 +1,9 @@
 //! Logging on stderr, chosen by `-v`.
 //!
+//! Without `-v` only errors are logged: retries of throttled or failed requests are normal
+//! during an import and the command reports every row's outcome itself. `-v` adds warnings
+//! (each retry) and progress information.
+//!
 //! Only this tool's own crates (CLI, SDK, sandbox) log; HTTP library internals are never
 //! enabled, whatever the verbosity, so request headers (which carry the bearer token) cannot
 //! reach the log. The SDK itself never logs secrets.
@@ -9,12 +13,12 @@ use tracing_subscriber::EnvFilter;
 /// The filter for a verbosity level (number of `-v`).
 pub fn filter(verbose: u8) -> String {
     let level = match verbose {
-        0 => return "warn".to_string(),
+        0 => return "error".to_string(),
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    format!("warn,pearsana={level},pearsana_cli={level},pearsana_sandbox={level}")
+    format!("error,pearsana={level},pearsana_cli={level},pearsana_sandbox={level}")
 }
 
 /// Installs the stderr logger.
@@ -36,7 +40,7 @@ mod tests {
                 !filter.contains("hyper") && !filter.contains("reqwest"),
                 "{filter}"
             );
-            assert!(filter.starts_with("warn"), "{filter}");
+            assert!(filter.starts_with("error"), "{filter}");
         }
     }
 }
