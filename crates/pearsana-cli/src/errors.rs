@@ -82,6 +82,21 @@ pub fn failure_code(error: &Error) -> String {
     .to_string()
 }
 
+/// Whether the server may have acted on a request that failed with `error`: a server error,
+/// or a connection lost after the request was sent. Throttling (`429`), client errors and
+/// failures before sending are certain not to have been processed. This follows the rules the
+/// SDK's retry policy documents for ambiguous failures.
+pub fn may_have_been_processed(error: &Error) -> bool {
+    let server_side = |status: reqwest::StatusCode| status.is_server_error() || status.is_success();
+    match error {
+        Error::Api(api) => api.status.is_server_error(),
+        Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
+        Error::Decode { status, .. } => status.is_none_or(server_side),
+        Error::UnexpectedStatus { status, .. } => server_side(*status),
+        _ => false,
+    }
+}
+
 /// A row failure from an SDK error.
 pub fn row_failure(error: &Error) -> Failure {
     let class = classify(error);
@@ -89,6 +104,7 @@ pub fn row_failure(error: &Error) -> Failure {
         code: failure_code(error),
         message: error.to_string(),
         stops_import: matches!(class, ErrorClass::Auth | ErrorClass::Config),
+        ambiguous: may_have_been_processed(error),
     }
 }
 

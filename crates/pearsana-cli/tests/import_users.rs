@@ -17,11 +17,20 @@ async fn clean_import_creates_every_user_once_with_one_token() {
     let run = run(command).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary = run.summary();
-    for (key, value) in [("total", 200), ("created", 200), ("existing", 0), ("failed", 0), ("skipped", 0)] {
+    for (key, value) in [
+        ("total", 200),
+        ("created", 200),
+        ("existing", 0),
+        ("failed", 0),
+        ("skipped", 0),
+    ] {
         assert_eq!(summary[key], value, "{key} in {summary}");
     }
     let elapsed = summary["elapsedSeconds"].as_f64().unwrap();
-    eprintln!("clean import: 200 rows in {elapsed} s = {:.0} rows/s", 200.0 / elapsed);
+    eprintln!(
+        "clean import: 200 rows in {elapsed} s = {:.0} rows/s",
+        200.0 / elapsed
+    );
     let stats = sandbox.stats();
     assert_eq!(stats.requests_by_operation.get("create_user"), Some(&200));
     assert_eq!(stats.token_requests, 1, "one token shared by every worker");
@@ -39,7 +48,11 @@ async fn import_under_failures_and_dropped_connections_creates_every_row_exactly
     let mut runs = Vec::new();
     for _ in 0..3 {
         let mut command = pearsana(&sandbox);
-        command.args(["users", "import", "-c", "8"]).arg(&roster).arg("--journal").arg(&journal);
+        command
+            .args(["users", "import", "-c", "8"])
+            .arg(&roster)
+            .arg("--journal")
+            .arg(&journal);
         let run = run(command).await;
         let done = run.code == 0;
         runs.push(run);
@@ -49,10 +62,16 @@ async fn import_under_failures_and_dropped_connections_creates_every_row_exactly
     }
     let last = runs.last().unwrap();
     assert_eq!(last.code, 0, "{}", last.stderr);
-    let confirmed: u64 = runs.iter().map(|r| r.count("created") + r.count("existing")).sum();
+    let confirmed: u64 = runs
+        .iter()
+        .map(|r| r.count("created") + r.count("existing"))
+        .sum();
     assert_eq!(confirmed, 200, "every row confirmed once across runs");
     let stats = sandbox.stats();
-    assert!(stats.injected_failures > 0 && stats.dropped_connections > 0, "faults happened: {stats:?}");
+    assert!(
+        stats.injected_failures > 0 && stats.dropped_connections > 0,
+        "faults happened: {stats:?}"
+    );
     assert_eq!(stats.users_created, 200);
     assert_users_exactly(&sandbox, (0..200).map(email)).await;
 }
@@ -78,11 +97,18 @@ async fn killed_import_resumes_from_its_journal_without_losing_or_duplicating_ro
     let roster = users_roster(dir.path(), 300, &[]);
     let journal = dir.path().join("journal");
     let mut command = pearsana(&sandbox);
-    command.args(["users", "import", "-c", "4"]).arg(&roster).arg("--journal").arg(&journal);
+    command
+        .args(["users", "import", "-c", "4"])
+        .arg(&roster)
+        .arg("--journal")
+        .arg(&journal);
     let mut child = command.spawn().unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while confirmed_in_journal(&journal) < 40 {
-        assert!(tokio::time::Instant::now() < deadline, "import made no progress");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "import made no progress"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child.start_kill().unwrap(); // SIGKILL: no chance to flush anything
@@ -92,16 +118,30 @@ async fn killed_import_resumes_from_its_journal_without_losing_or_duplicating_ro
     assert!(confirmed < 300, "killed mid-run ({confirmed} confirmed)");
 
     let mut command = pearsana(&sandbox);
-    command.args(["users", "import", "-c", "4"]).arg(&roster).arg("--journal").arg(&journal);
+    command
+        .args(["users", "import", "-c", "4"])
+        .arg(&roster)
+        .arg("--journal")
+        .arg(&journal);
     let resumed = run(command).await;
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    assert_eq!(resumed.count("skipped") as usize, confirmed, "confirmed rows are not sent again");
+    assert_eq!(
+        resumed.count("skipped") as usize,
+        confirmed,
+        "confirmed rows are not sent again"
+    );
     let existing = resumed.count("existing");
     assert_eq!(resumed.count("created") + existing + confirmed as u64, 300);
-    assert!(existing <= 4, "only rows in flight at the kill can already exist: {existing}");
+    assert!(
+        existing <= 4,
+        "only rows in flight at the kill can already exist: {existing}"
+    );
     let stats = sandbox.stats();
     let sent = stats.requests_by_operation["create_user"];
-    assert!(sent <= 300 + 4, "at most the in-flight rows were sent twice: {sent}");
+    assert!(
+        sent <= 300 + 4,
+        "at most the in-flight rows were sent twice: {sent}"
+    );
     assert_eq!(stats.users_created, 300);
     assert_users_exactly(&sandbox, (0..300).map(email)).await;
 }
@@ -113,36 +153,65 @@ async fn ctrl_c_finishes_in_flight_rows_and_flushes_the_journal() {
     let roster = users_roster(dir.path(), 300, &[]);
     let journal = dir.path().join("journal");
     let mut command = pearsana(&sandbox);
-    command.args(["users", "import", "-c", "4"]).arg(&roster).arg("--journal").arg(&journal);
+    command
+        .args(["users", "import", "-c", "4"])
+        .arg(&roster)
+        .arg("--journal")
+        .arg(&journal);
     let child = command.spawn().unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while confirmed_in_journal(&journal) < 40 {
-        assert!(tokio::time::Instant::now() < deadline, "import made no progress");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "import made no progress"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let pid = child.id().unwrap().to_string();
-    let signalled = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     assert!(signalled.success());
-    let output = tokio::time::timeout(RUN_LIMIT, child.wait_with_output()).await.unwrap().unwrap();
+    let output = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     let interrupted = Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
     assert_eq!(interrupted.code, 130, "{}", interrupted.stderr);
-    assert!(interrupted.stderr.contains("interrupted"), "{}", interrupted.stderr);
+    assert!(
+        interrupted.stderr.contains("interrupted"),
+        "{}",
+        interrupted.stderr
+    );
     let created_first = interrupted.count("created");
-    assert_eq!(created_first as usize, confirmed_in_journal(&journal), "every finished row is journalled");
+    assert_eq!(
+        created_first as usize,
+        confirmed_in_journal(&journal),
+        "every finished row is journalled"
+    );
     assert_eq!(interrupted.count("remaining"), 300 - created_first);
 
     let mut command = pearsana(&sandbox);
-    command.args(["users", "import"]).arg(&roster).arg("--journal").arg(&journal);
+    command
+        .args(["users", "import"])
+        .arg(&roster)
+        .arg("--journal")
+        .arg(&journal);
     let resumed = run(command).await;
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     assert_eq!(resumed.count("skipped"), created_first);
     assert_eq!(resumed.count("existing"), 0, "nothing was left in flight");
     assert_eq!(resumed.count("created"), 300 - created_first);
-    assert_eq!(sandbox.stats().requests_by_operation["create_user"], 300, "no row sent twice");
+    assert_eq!(
+        sandbox.stats().requests_by_operation["create_user"],
+        300,
+        "no row sent twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,25 +221,52 @@ async fn invalid_rows_are_reported_by_line_while_valid_rows_still_go_through() {
     let roster = users_roster(dir.path(), 20, &[3, 11]);
     let failures = dir.path().join("failures.csv");
     let mut command = pearsana(&sandbox);
-    command.args(["users", "import"]).arg(&roster).arg("--failures").arg(&failures);
+    command
+        .args(["users", "import"])
+        .arg(&roster)
+        .arg("--failures")
+        .arg(&failures);
     let first = run(command).await;
-    assert_eq!(first.code, 1, "non-zero when any row failed; {}", first.stderr);
+    assert_eq!(
+        first.code, 1,
+        "non-zero when any row failed; {}",
+        first.stderr
+    );
     for line in [5, 13] {
         let report = first
             .stderr
             .lines()
             .find(|l| l.starts_with(&format!("line {line}: invalid row:")))
             .unwrap_or_else(|| panic!("line {line} reported in {}", first.stderr));
-        assert!(report.contains("email:") && report.contains("firstName: is required"), "{report}");
+        assert!(
+            report.contains("email:") && report.contains("firstName: is required"),
+            "{report}"
+        );
     }
-    assert_eq!((first.count("total"), first.count("created"), first.count("failed")), (20, 18, 2));
+    assert_eq!(
+        (
+            first.count("total"),
+            first.count("created"),
+            first.count("failed")
+        ),
+        (20, 18, 2)
+    );
     let valid = (0..20).filter(|i| ![3, 11].contains(i)).map(email);
     assert_users_exactly(&sandbox, valid).await;
 
     let report = std::fs::read_to_string(&failures).unwrap();
     assert_eq!(report.lines().count(), 3, "{report}");
-    assert!(report.lines().next().unwrap().ends_with("error_code,error_message,source_line"));
-    assert!(report.contains("INVALID_ROW") && report.contains(",5\n") && report.contains(",13\n"), "{report}");
+    assert!(
+        report
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("error_code,error_message,source_line")
+    );
+    assert!(
+        report.contains("INVALID_ROW") && report.contains(",5\n") && report.contains(",13\n"),
+        "{report}"
+    );
 
     // The report is valid input: fixed or not, it can be fed straight back.
     let fixed = report.replace("broken-3,,", "student3@uni.example,First3,");
@@ -180,6 +276,17 @@ async fn invalid_rows_are_reported_by_line_while_valid_rows_still_go_through() {
     command.args(["users", "import"]).arg(&fixed_path);
     let rerun = run(command).await;
     assert_eq!(rerun.code, 1, "{}", rerun.stderr);
-    assert_eq!((rerun.count("total"), rerun.count("created"), rerun.count("failed")), (2, 1, 1));
-    assert_eq!(sandbox.stats().requests_by_operation["create_user"], 19, "invalid rows are never sent");
+    assert_eq!(
+        (
+            rerun.count("total"),
+            rerun.count("created"),
+            rerun.count("failed")
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        sandbox.stats().requests_by_operation["create_user"],
+        19,
+        "invalid rows are never sent"
+    );
 }

@@ -20,6 +20,10 @@ use super::plan::{Plan, ValidRow};
 use super::progress::Progress;
 use super::report::{FailedRow, IN_DOUBT, INVALID_ROW, Summary};
 
+/// Added to the message of a row that may have been processed although its request failed.
+const AMBIGUOUS_NOTE: &str = "the server may have acted on it; the row is kept in doubt: check, then rerun \
+                              with --resend-in-doubt to send it again";
+
 /// What happened to one row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -40,6 +44,9 @@ pub struct Failure {
     pub message: String,
     /// Whether every later row would fail the same way (bad credentials, missing scope).
     pub stops_import: bool,
+    /// Whether the server may have acted on the request anyway (a `500`, a lost
+    /// connection). For kinds where resending is unsafe such a row stays in doubt.
+    pub ambiguous: bool,
 }
 
 /// Sends rows to the API.
@@ -223,6 +230,10 @@ pub async fn run<S: Submitter>(
                                 .get_or_insert_with(|| failure.clone());
                             stop.cancel();
                         }
+                        if failure.ambiguous && !submitter.resend_is_safe() {
+                            // Leave the `attempt` entry last: the row stays in doubt.
+                            continue;
+                        }
                         entry(row, Event::Failed, None, Some(failure.code.clone()))
                     }
                 });
@@ -250,8 +261,12 @@ pub async fn run<S: Submitter>(
                         Outcome::Failed(failure) => failures.push(FailedRow {
                             line: row.line,
                             record: row.record.clone(),
+                            message: if failure.ambiguous && !submitter.resend_is_safe() {
+                                format!("{} ({AMBIGUOUS_NOTE})", failure.message)
+                            } else {
+                                failure.message
+                            },
                             code: failure.code,
-                            message: failure.message,
                         }),
                     }
                 }

@@ -108,6 +108,7 @@ async fn every_valid_row_is_sent_once_and_invalid_rows_are_reported() {
                 code: "CONFLICT".into(),
                 message: "ref taken".into(),
                 stops_import: false,
+                ambiguous: false,
             })
         } else {
             created(key)
@@ -221,6 +222,7 @@ async fn failed_rows_are_retried_on_the_next_run() {
                 code: "INTERNAL_SERVER_ERROR".into(),
                 message: "boom".into(),
                 stops_import: false,
+                ambiguous: false,
             })
         } else {
             created(key)
@@ -329,6 +331,7 @@ async fn a_failure_that_would_repeat_for_every_row_stops_the_import() {
             code: "UNAUTHORIZED".into(),
             message: "bad credentials".into(),
             stops_import: true,
+            ambiguous: false,
         })
     }));
     let report = run(
@@ -367,4 +370,63 @@ async fn rows_are_grouped_into_units_of_the_batch_size() {
     sizes.sort();
     assert_eq!(sizes, vec![10, 25, 25]);
     assert_eq!(report.summary.created, 60);
+}
+
+#[tokio::test]
+async fn an_ambiguous_failure_keeps_an_unsafe_row_in_doubt_but_lets_a_safe_row_retry() {
+    let server_error = || {
+        Outcome::Failed(Failure {
+            code: "INTERNAL_SERVER_ERROR".into(),
+            message: "boom".into(),
+            stops_import: false,
+            ambiguous: true,
+        })
+    };
+    for resend_is_safe in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let text = roster(2, &[]);
+        let mut failing = Scripted::new(move |key| {
+            if key == "user1@example.org" {
+                server_error()
+            } else {
+                created(key)
+            }
+        });
+        failing.resend_is_safe = resend_is_safe;
+        let journal = Journal::open(&path, "users").unwrap();
+        let report = run(
+            users_plan(&text),
+            Arc::new(failing),
+            Some(journal),
+            options(1),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            report.failures[0].message.contains("kept in doubt"),
+            !resend_is_safe
+        );
+
+        let mut healthy = Scripted::new(created);
+        healthy.resend_is_safe = resend_is_safe;
+        let healthy = Arc::new(healthy);
+        let journal = Journal::open(&path, "users").unwrap();
+        let report = run(
+            users_plan(&text),
+            healthy.clone(),
+            Some(journal),
+            options(1),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        if resend_is_safe {
+            assert_eq!(healthy.sent_keys(), vec!["user1@example.org"]);
+        } else {
+            assert!(healthy.sent_keys().is_empty());
+            assert_eq!(report.failures[0].code, IN_DOUBT);
+        }
+    }
 }

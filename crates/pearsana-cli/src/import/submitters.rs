@@ -103,11 +103,14 @@ fn item_failure(error: &ItemError) -> Failure {
             code: code.to_string(),
             message: message.clone(),
             stops_import: matches!(code, ErrorCode::Unauthorized | ErrorCode::InsufficientScope),
+            ambiguous: false,
         },
+        // The server answered the batch without this item: it may have stored it.
         other => Failure {
             code: "BAD_RESPONSE".into(),
             message: other.to_string(),
             stops_import: false,
+            ambiguous: true,
         },
     }
 }

@@ -18,7 +18,11 @@ pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// Starts a sandbox on a free loopback port.
 pub async fn start(builder: SandboxBuilder) -> RunningSandbox {
-    builder.listen(([127, 0, 0, 1], 0).into()).spawn().await.expect("sandbox starts")
+    builder
+        .listen(([127, 0, 0, 1], 0).into())
+        .spawn()
+        .await
+        .expect("sandbox starts")
 }
 
 /// A `pearsana` command aimed at `sandbox` with its default client, JSON output, and no
@@ -37,7 +41,14 @@ pub fn pearsana(sandbox: &RunningSandbox) -> tokio::process::Command {
         command.env_remove(var);
     }
     command
-        .args(["--env", "local", "--api-url", &sandbox.url(), "--output", "json"])
+        .args([
+            "--env",
+            "local",
+            "--api-url",
+            &sandbox.url(),
+            "--output",
+            "json",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -59,13 +70,19 @@ pub struct Run {
 impl Run {
     /// The last stdout line, as JSON (the summary of an import).
     pub fn summary(&self) -> Value {
-        let last = self.stdout.lines().last().unwrap_or_else(|| panic!("no stdout; stderr: {}", self.stderr));
+        let last = self
+            .stdout
+            .lines()
+            .last()
+            .unwrap_or_else(|| panic!("no stdout; stderr: {}", self.stderr));
         serde_json::from_str(last).unwrap_or_else(|e| panic!("last line {last:?} is not JSON: {e}"))
     }
 
     /// A count from the summary.
     pub fn count(&self, key: &str) -> u64 {
-        self.summary()[key].as_u64().unwrap_or_else(|| panic!("{key} in {}", self.stdout))
+        self.summary()[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in {}", self.stdout))
     }
 }
 
@@ -95,7 +112,10 @@ pub fn users_roster(dir: &Path, rows: usize, invalid: &[usize]) -> PathBuf {
         if invalid.contains(&i) {
             text.push_str(&format!("broken-{i},,Last{i},student,SIS,S{i:05}\n"));
         } else {
-            text.push_str(&format!("{},First{i},Last{i},student,SIS,S{i:05}\n", email(i)));
+            text.push_str(&format!(
+                "{},First{i},Last{i},student,SIS,S{i:05}\n",
+                email(i)
+            ));
         }
     }
     let path = dir.join("users.csv");
@@ -133,11 +153,17 @@ pub async fn read_back(sandbox: &RunningSandbox, what: &str) -> Vec<Value> {
         .json()
         .await
         .unwrap();
-    body[what].as_array().unwrap_or_else(|| panic!("{what} in {body}")).clone()
+    body[what]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what} in {body}"))
+        .clone()
 }
 
 /// Asserts that the sandbox holds exactly one user per expected email, and no others.
-pub async fn assert_users_exactly(sandbox: &RunningSandbox, expected: impl IntoIterator<Item = String>) {
+pub async fn assert_users_exactly(
+    sandbox: &RunningSandbox,
+    expected: impl IntoIterator<Item = String>,
+) {
     let mut emails: Vec<String> = read_back(sandbox, "users")
         .await
         .iter()
