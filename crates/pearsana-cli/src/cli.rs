@@ -23,7 +23,8 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
                   rosters of users, invitations and documents from CSV (resumable with --journal), \
                   run a local sandbox server, or try everything offline with `pearsana demo`.",
     after_long_help = EXIT_CODES_HELP,
-    propagate_version = true
+    propagate_version = true,
+    args_override_self = true
 )]
 pub struct Cli {
     /// Settings shared by every command.

@@ -33,14 +33,34 @@ async fn invitations_in_doubt_are_held_back_until_asked_and_each_is_sent_once() 
     )
     .unwrap();
     let mut command = pearsana(&sandbox);
-    command.args(["invitations", "import"]).arg(&roster).arg("--journal").arg(&journal);
-    let first = run(command).await;
-    assert_eq!(first.code, 1, "a row in doubt is a failure to look at; {}", first.stderr);
-    assert!(first.stderr.contains("line 2: IN_DOUBT"), "{}", first.stderr);
-    assert!(first.stdout.contains("\"code\":\"IN_DOUBT\""), "{}", first.stdout);
+    command
+        .args(["invitations", "import"])
+        .arg(&roster)
+        .arg("--journal")
+        .arg(&journal);
+    let first = exec(command).await;
+    assert_eq!(
+        first.code, 1,
+        "a row in doubt is a failure to look at; {}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("line 2: IN_DOUBT"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stdout.contains("\"code\":\"IN_DOUBT\""),
+        "{}",
+        first.stdout
+    );
     let mut created = first.count("created");
     assert_eq!(created + first.count("failed"), 30);
-    assert_eq!(read_back(&sandbox, "invitations").await.len() as u64, created, "row 0 was held back");
+    assert_eq!(
+        read_back(&sandbox, "invitations").await.len() as u64,
+        created,
+        "row 0 was held back"
+    );
 
     // After checking, the operator resends what is in doubt; faults may need another round.
     for _ in 0..4 {
@@ -50,20 +70,34 @@ async fn invitations_in_doubt_are_held_back_until_asked_and_each_is_sent_once() 
             .arg(&roster)
             .arg("--journal")
             .arg(&journal);
-        let again = run(command).await;
+        let again = exec(command).await;
         created += again.count("created");
         if again.code == 0 {
             break;
         }
     }
     assert_eq!(created, 30);
-    assert!(sandbox.stats().injected_failures > 0, "faults were exercised");
+    assert!(
+        sandbox.stats().injected_failures > 0,
+        "faults were exercised"
+    );
     let invitations = read_back(&sandbox, "invitations").await;
-    let mut emails: Vec<&str> = invitations.iter().map(|i| i["email"].as_str().unwrap()).collect();
+    let mut emails: Vec<&str> = invitations
+        .iter()
+        .map(|i| i["email"].as_str().unwrap())
+        .collect();
     emails.sort();
     emails.dedup();
-    assert_eq!((invitations.len(), emails.len()), (30, 30), "each invitation exactly once");
-    assert!(invitations.iter().all(|i| i["roles"] == serde_json::json!(["student", "alumni"])));
+    assert_eq!(
+        (invitations.len(), emails.len()),
+        (30, 30),
+        "each invitation exactly once"
+    );
+    assert!(
+        invitations
+            .iter()
+            .all(|i| i["roles"] == serde_json::json!(["student", "alumni"]))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +108,7 @@ async fn documents_import_sends_manifest_rows_in_batches_of_at_most_25() {
     command
         .args(["users", "import"])
         .arg(users_roster(dir.path(), 20, &[]));
-    assert_eq!(run(command).await.code, 0);
+    assert_eq!(exec(command).await.code, 0);
 
     let files = dir.path().join("transcripts");
     std::fs::create_dir(&files).unwrap();
@@ -106,7 +140,7 @@ async fn documents_import_sends_manifest_rows_in_batches_of_at_most_25() {
         .arg(&manifest_path)
         .arg("--failures")
         .arg(&failures);
-    let run = run(command).await;
+    let run = exec(command).await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
         (

@@ -14,7 +14,7 @@ async fn clean_import_creates_every_user_once_with_one_token() {
     let roster = users_roster(dir.path(), 200, &[]);
     let mut command = pearsana(&sandbox);
     command.arg("users").arg("import").arg(&roster);
-    let run = run(command).await;
+    let run = exec(command).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary = run.summary();
     for (key, value) in [
@@ -53,7 +53,7 @@ async fn import_under_failures_and_dropped_connections_creates_every_row_exactly
             .arg(&roster)
             .arg("--journal")
             .arg(&journal);
-        let run = run(command).await;
+        let run = exec(command).await;
         let done = run.code == 0;
         runs.push(run);
         if done {
@@ -83,7 +83,7 @@ async fn rate_limited_import_waits_and_creates_every_row_once() {
     let roster = users_roster(dir.path(), 60, &[]);
     let mut command = pearsana(&sandbox);
     command.args(["users", "import", "-c", "8"]).arg(&roster);
-    let run = run(command).await;
+    let run = exec(command).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.count("created") + run.count("existing"), 60);
     assert!(sandbox.stats().rate_limited > 0, "the limit was hit");
@@ -123,7 +123,7 @@ async fn killed_import_resumes_from_its_journal_without_losing_or_duplicating_ro
         .arg(&roster)
         .arg("--journal")
         .arg(&journal);
-    let resumed = run(command).await;
+    let resumed = exec(command).await;
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     assert_eq!(
         resumed.count("skipped") as usize,
@@ -202,7 +202,7 @@ async fn ctrl_c_finishes_in_flight_rows_and_flushes_the_journal() {
         .arg(&roster)
         .arg("--journal")
         .arg(&journal);
-    let resumed = run(command).await;
+    let resumed = exec(command).await;
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     assert_eq!(resumed.count("skipped"), created_first);
     assert_eq!(resumed.count("existing"), 0, "nothing was left in flight");
@@ -226,7 +226,7 @@ async fn invalid_rows_are_reported_by_line_while_valid_rows_still_go_through() {
         .arg(&roster)
         .arg("--failures")
         .arg(&failures);
-    let first = run(command).await;
+    let first = exec(command).await;
     assert_eq!(
         first.code, 1,
         "non-zero when any row failed; {}",
@@ -274,7 +274,7 @@ async fn invalid_rows_are_reported_by_line_while_valid_rows_still_go_through() {
     std::fs::write(&fixed_path, fixed).unwrap();
     let mut command = pearsana(&sandbox);
     command.args(["users", "import"]).arg(&fixed_path);
-    let rerun = run(command).await;
+    let rerun = exec(command).await;
     assert_eq!(rerun.code, 1, "{}", rerun.stderr);
     assert_eq!(
         (

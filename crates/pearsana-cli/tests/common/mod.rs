@@ -87,7 +87,7 @@ impl Run {
 }
 
 /// Runs a command to completion.
-pub async fn run(mut command: tokio::process::Command) -> Run {
+pub async fn exec(mut command: tokio::process::Command) -> Run {
     let output = tokio::time::timeout(RUN_LIMIT, command.output())
         .await
         .expect("the CLI finishes in time")
