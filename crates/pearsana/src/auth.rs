@@ -27,6 +27,7 @@ use futures_util::future::{BoxFuture, Shared};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
 use serde::Deserialize;
+use tracing::Instrument;
 
 use crate::retry::{self, Failure, RetryConfig, RetryState};
 use crate::secret::{AccessToken, ClientSecret, scrub};
@@ -37,6 +38,10 @@ pub const TOKEN_PATH: &str = "/oauth2/token";
 
 /// Lifetime assumed when the token response has no `expires_in`.
 const LIFETIME_WITHOUT_EXPIRES_IN: Duration = Duration::from_secs(300);
+
+/// Longest lifetime believed; larger `expires_in` values are cut to this (and cannot
+/// overflow an `Instant`).
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Longest piece of an unexpected token-endpoint body kept in an error.
 const MAX_KEPT_BODY: usize = 512;
@@ -317,7 +322,8 @@ impl TokenCache {
     }
 
     async fn fetch_and_store(self: Arc<Self>) -> Result<CachedToken, AuthError> {
-        let result = self.fetch_with_retries().await;
+        let span = tracing::info_span!("pearsana.token", url = %self.config.token_url);
+        let result = self.fetch_with_retries().instrument(span).await;
         let mut state = self.lock();
         state.in_flight = None;
         if let Ok(token) = &result {
@@ -446,7 +452,8 @@ impl TokenCache {
         }
         let lifetime = parsed
             .expires_in
-            .map_or(LIFETIME_WITHOUT_EXPIRES_IN, Duration::from_secs);
+            .map_or(LIFETIME_WITHOUT_EXPIRES_IN, Duration::from_secs)
+            .min(MAX_LIFETIME);
         let margin = self.config.refresh_margin.min(lifetime / 2);
         let jitter = (margin / 4).mul_f64(fastrand::f64());
         let expires_at = sent_at + lifetime;

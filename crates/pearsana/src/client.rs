@@ -130,7 +130,7 @@ impl Client {
     }
 
     /// A client that shares this one's pool, token and version record but repeats requests
-    /// according to `policy`, e.g. [`RetryAmbiguous`](crate::retry::RetryAmbiguous) to opt in
+    /// according to `policy`, e.g. [`retry_ambiguous_policy`](crate::retry::retry_ambiguous_policy) to opt in
     /// to repeating document submissions after ambiguous failures.
     pub fn with_retry_policy(&self, policy: impl RetryPolicy) -> Self {
         let mut retry = self.inner.retry.clone();

@@ -14,7 +14,7 @@
 //!
 //! The default, [`default_policy`], is [`SafeRetry`] limited to
 //! 4 attempts and 60 seconds. Opt in to repeating invitations and documents after ambiguous
-//! failures with [`RetryAmbiguous`] (at the risk of duplicates).
+//! failures with [`retry_ambiguous_policy`] (at the risk of duplicates).
 
 use std::fmt;
 use std::sync::Arc;
@@ -74,7 +74,8 @@ impl RetryPolicy for SafeRetry {
 }
 
 /// Opt-in: also repeats non-idempotent operations (invitations, documents) after ambiguous
-/// failures. A repeated invitation or document may be created twice.
+/// failures. A repeated invitation or document may be created twice. Unbounded on its own;
+/// see [`retry_ambiguous_policy`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RetryAmbiguous;
 
@@ -159,6 +160,20 @@ pub fn default_policy() -> TimeLimit<AttemptLimit<SafeRetry>> {
         .with_time_limit(DEFAULT_TIME_LIMIT)
 }
 
+/// The opt-in policy for repeating every operation after ambiguous failures:
+/// [`RetryAmbiguous`] with the same bounds as [`default_policy`].
+///
+/// ```no_run
+/// # fn run(client: pearsana::Client) {
+/// let documents_client = client.with_retry_policy(pearsana::retry::retry_ambiguous_policy());
+/// # }
+/// ```
+pub fn retry_ambiguous_policy() -> TimeLimit<AttemptLimit<RetryAmbiguous>> {
+    RetryAmbiguous
+        .with_attempt_limit(DEFAULT_MAX_ATTEMPTS)
+        .with_time_limit(DEFAULT_TIME_LIMIT)
+}
+
 /// How long to wait before the next attempt.
 pub trait BackoffPolicy: Send + Sync + fmt::Debug + 'static {
     /// The wait after `attempts` failed attempts (1 after the first).
@@ -210,10 +225,11 @@ impl Default for ExponentialBackoff {
 impl BackoffPolicy for ExponentialBackoff {
     fn delay(&self, attempts: u32) -> Duration {
         let exponent = attempts.saturating_sub(1).min(30) as i32;
-        let step = self
-            .initial
-            .mul_f64(self.multiplier.powi(exponent))
-            .min(self.max);
+        // In f64 seconds and capped before converting: `Duration::mul_f64` would panic on
+        // overflow with a large multiplier.
+        let step = (self.initial.as_secs_f64() * self.multiplier.powi(exponent))
+            .min(self.max.as_secs_f64());
+        let step = Duration::try_from_secs_f64(step).unwrap_or(self.max);
         let half = step / 2;
         half + half.mul_f64(fastrand::f64())
     }
@@ -390,5 +406,11 @@ mod tests {
             assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
         }
         assert!(is_idempotent("create_user") && !is_idempotent("submit_document"));
+        let steep = ExponentialBackoff::new(Duration::from_secs(1), Duration::from_secs(30))
+            .with_multiplier(1e9);
+        assert!(
+            steep.delay(30) <= Duration::from_secs(30),
+            "no overflow panic"
+        );
     }
 }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use pearsana::retry::{NeverRetry, RetryAmbiguous};
+use pearsana::retry::{NeverRetry, retry_ambiguous_policy};
 use pearsana::{Error, ErrorCode, RequestId, UserOutcome};
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -212,7 +212,7 @@ async fn invitation_is_not_repeated_after_an_ambiguous_failure_unless_opted_in()
         .respond_with(ResponseTemplate::new(201).set_body_json(invitation_created()))
         .mount(&server)
         .await;
-    let opted_in = client.with_retry_policy(RetryAmbiguous);
+    let opted_in = client.with_retry_policy(retry_ambiguous_policy());
     opted_in
         .create_invitation(&invitation_request())
         .await
