@@ -315,9 +315,7 @@ impl LenientItemResult {
             (Some(document), None) => Ok(document),
             (_, Some(error)) => {
                 let code: ErrorCode = error.code.parse().unwrap_or_else(|e| match e {});
-                let details = error
-                    .details
-                    .and_then(|d| serde_json::from_value::<types::ErrorDetails>(d).ok());
+                let details = error.details.as_ref().map(error::lenient_details);
                 Err(ItemError::Rejected {
                     details: error::typed_details(&code, details, &ResponseMeta::default()),
                     code,

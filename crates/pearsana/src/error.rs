@@ -506,10 +506,7 @@ pub(crate) fn parse_envelope(
     meta: &ResponseMeta,
 ) -> Option<ApiError> {
     let envelope: LenientEnvelope = serde_json::from_slice(body).ok()?;
-    let details = envelope
-        .error
-        .details
-        .and_then(|v| serde_json::from_value::<types::ErrorDetails>(v).ok());
+    let details = envelope.error.details.as_ref().map(lenient_details);
     let code: ErrorCode = envelope.error.code.parse().unwrap_or_else(|e| match e {});
     Some(build_api_error(
         status,
@@ -519,6 +516,42 @@ pub(crate) fn parse_envelope(
         details,
         meta,
     ))
+}
+
+/// Reads `details` field by field, so one malformed field does not lose the others.
+pub(crate) fn lenient_details(value: &serde_json::Value) -> types::ErrorDetails {
+    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let list = |key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let date = |key: &str| {
+        value
+            .get(key)
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.parse::<ApiVersion>().ok())
+            .map(|v| v.date())
+    };
+    types::ErrorDetails {
+        email: text("email"),
+        errors: list("errors"),
+        external_id: text("externalId"),
+        latest_version: date("latestVersion"),
+        oldest_supported_version: date("oldestSupportedVersion"),
+        provided_scopes: list("providedScopes"),
+        required_scopes: list("requiredScopes"),
+        retry_after_seconds: value.get("retryAfterSeconds").and_then(|v| v.as_u64()),
+        type_: text("type"),
+        user_id: text("userId"),
+    }
 }
 
 /// Converts the generated envelope.

@@ -320,6 +320,33 @@ async fn unknown_error_code_on_a_documented_status_still_decodes() {
 }
 
 #[tokio::test]
+async fn one_malformed_detail_does_not_lose_the_others() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/users"))
+        .respond_with(error_response(
+            409,
+            "CONFLICT",
+            Some(json!({"userId": "user-5", "email": "a@example.com", "latestVersion": "someday"})),
+        ))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock)
+        .create_user(&user_request("a@example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.api_error().unwrap().details,
+        ErrorDetails::Conflict {
+            user_id: Some("user-5".into()),
+            email: Some("a@example.com".into())
+        }
+    );
+}
+
+#[tokio::test]
 async fn an_error_without_envelope_keeps_status_body_and_request_id() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
