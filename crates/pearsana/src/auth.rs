@@ -11,7 +11,7 @@
 //! written out below (about a hundred lines) with RFC 6749 §5.2 errors typed in [`AuthError`].
 //!
 //! # Cache
-//! [`TokenCache`] keeps one token and replaces it a margin (plus up to a quarter of it at
+//! The token cache keeps one token and replaces it a margin (plus up to a quarter of it at
 //! random, so a fleet of clients does not refresh in lock-step) before `expires_in` runs out.
 //! However many tasks ask at once, at most one token request is in flight: the first creates a
 //! shared future and the others await the same one. A token the API rejected with `401` is

@@ -16,7 +16,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::auth::AuthError;
-use crate::error::{self, Error, ResponseMeta};
+use crate::envelope::{self, ResponseMeta};
+use crate::error::Error;
 use crate::request_id::REQUEST_ID_HEADER;
 use crate::retry;
 use crate::version::{self, ApiVersion};
@@ -102,14 +103,14 @@ pub(crate) async fn translate(error: RawError, ctx: &CallContext, pinned: ApiVer
     match error {
         RawError::ErrorResponse(response) => {
             let status = response.status();
-            let api = error::from_envelope(status, response.into_inner(), &meta);
-            error::classify_api_error(api, pinned, &meta)
+            let api = envelope::from_envelope(status, response.into_inner(), &meta);
+            envelope::classify_api_error(api, pinned, &meta)
         }
         RawError::InvalidResponsePayload(body, source) => {
             if let Some(status) = meta.status.filter(|s| !s.is_success())
-                && let Some(api) = error::parse_envelope(status, &body, &meta)
+                && let Some(api) = envelope::parse_envelope(status, &body, &meta)
             {
-                return error::classify_api_error(api, pinned, &meta);
+                return envelope::classify_api_error(api, pinned, &meta);
             }
             Error::Decode {
                 status: meta.status,
@@ -121,8 +122,8 @@ pub(crate) async fn translate(error: RawError, ctx: &CallContext, pinned: ApiVer
         RawError::UnexpectedResponse(response) => {
             let status = response.status();
             match response.bytes().await {
-                Ok(body) => match error::parse_envelope(status, &body, &meta) {
-                    Some(api) => error::classify_api_error(api, pinned, &meta),
+                Ok(body) => match envelope::parse_envelope(status, &body, &meta) {
+                    Some(api) => envelope::classify_api_error(api, pinned, &meta),
                     None => Error::UnexpectedStatus {
                         status,
                         body,

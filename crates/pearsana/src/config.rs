@@ -172,7 +172,7 @@ impl ClientBuilder {
         Self::default()
     }
 
-    /// A builder configured from the process environment (see [`env`]). Variables that are
+    /// A builder configured from the process environment (see [`env`](mod@crate::env)). Variables that are
     /// not set leave the defaults; set but invalid ones are an error naming the variable.
     /// Credentials are not required here, so flags can still supply them.
     pub fn from_env() -> Result<Self, Error> {

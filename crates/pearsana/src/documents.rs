@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use crate::call;
 use crate::client::Client;
-use crate::error::{self, Error, ErrorCode, ErrorDetails, ResponseMeta, Result, ValidationError};
+use crate::envelope::{self, ResponseMeta};
+use crate::error::{Error, ErrorCode, ErrorDetails, Result, ValidationError};
 use crate::validate;
 
 /// Builds an external reference, rejecting empty parts.
@@ -315,9 +316,9 @@ impl LenientItemResult {
             (Some(document), None) => Ok(document),
             (_, Some(error)) => {
                 let code: ErrorCode = error.code.parse().unwrap_or_else(|e| match e {});
-                let details = error.details.as_ref().map(error::lenient_details);
+                let details = error.details.as_ref().map(envelope::lenient_details);
                 Err(ItemError::Rejected {
-                    details: error::typed_details(&code, details, &ResponseMeta::default()),
+                    details: envelope::typed_details(&code, details, &ResponseMeta::default()),
                     code,
                     message: error.message,
                 })

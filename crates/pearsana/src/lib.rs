@@ -53,6 +53,7 @@ mod call;
 mod client;
 mod config;
 mod documents;
+mod envelope;
 pub mod error;
 mod hooks;
 pub mod request_id;
