@@ -17,8 +17,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human-readable message.
     pub message: String,
-    /// Extra facts, when the code has any.
-    pub details: Option<ErrorDetails>,
+    /// Extra facts, when the code has any (boxed: the type is large and errors travel in
+    /// `Result`s).
+    pub details: Option<Box<ErrorDetails>>,
     /// Value of a `Retry-After` header, for `429`.
     pub retry_after: Option<u64>,
     /// Value of an `Allow` header, for `405`.
@@ -40,7 +41,7 @@ impl ApiError {
 
     /// Adds details.
     pub fn with_details(mut self, details: ErrorDetails) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -104,7 +105,7 @@ impl ApiError {
             error: ErrorBody {
                 code: self.code,
                 message: self.message.clone(),
-                details: self.details.clone(),
+                details: self.details.as_deref().cloned(),
                 request_id: request_id.to_string(),
             },
         }

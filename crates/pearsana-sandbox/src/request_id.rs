@@ -28,7 +28,7 @@ mod tests {
     #[test]
     fn valid_ids_are_echoed_and_others_replaced() {
         assert_eq!(choose(Some(b"abc-123")), "abc-123");
-        let long = vec![b'a'; MAX_REQUEST_ID_LEN + 1];
+        let long = [b'a'; MAX_REQUEST_ID_LEN + 1];
         for bad in [&b""[..], b"has space", &long[..], "é".as_bytes()] {
             let id = choose(Some(bad));
             assert!(uuid::Uuid::parse_str(&id).is_ok(), "{bad:?} -> {id}");

@@ -70,7 +70,9 @@ async fn token_errors_follow_rfc_6749() {
         form.extend_from_slice(extra);
         form
     };
-    let cases: Vec<(Vec<(&str, &str)>, Option<(&str, &str)>, u16, &str)> = vec![
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    type Case<'a> = (Form<'a>, Option<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (with(&[]), None, 400, "invalid_request"),
         (
             with(&[("grant_type", "password")]),

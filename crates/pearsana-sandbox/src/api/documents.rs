@@ -353,7 +353,7 @@ pub async fn submit_batch(
                 document: None,
                 error: Some(BatchItemError {
                     code: error.code,
-                    details: error.details,
+                    details: error.details.map(|d| *d),
                     message: error.message,
                 }),
                 item_id,
