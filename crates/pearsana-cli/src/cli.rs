@@ -58,6 +58,7 @@ pub enum OutputFormat {
 
 /// Flags every command accepts.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Deployment to use [default: sandbox].
     #[arg(long, global = true, env = "PEARSANA_ENV", value_enum)]

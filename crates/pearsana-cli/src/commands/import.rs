@@ -114,8 +114,12 @@ where
 pub fn exit_for(report: &Report) -> Exit {
     if report.interrupted {
         Exit::Interrupted
-    } else if report.stopped_by.is_some() {
-        Exit::Auth
+    } else if let Some(stop) = &report.stopped_by {
+        // Only credential and configuration problems stop an import (see `errors::row_failure`).
+        match stop.code.as_str() {
+            "CONFIG_ERROR" | "INVALID_API_VERSION" | "UNSUPPORTED_API_VERSION" => Exit::Usage,
+            _ => Exit::Auth,
+        }
     } else if report.summary.failed > 0 || report.summary.remaining > 0 {
         Exit::Failed
     } else {

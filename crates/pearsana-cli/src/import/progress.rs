@@ -1,9 +1,10 @@
 //! The progress bar: rate and ETA on a terminal, nothing otherwise.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// Progress of the rows being sent.
 #[derive(Debug, Clone)]
@@ -20,9 +21,12 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(rows as u64), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  {rate}  ETA {eta}  {msg}",
             )
-            .expect("template is valid"),
+            .expect("template is valid")
+            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} rows/s", state.per_sec());
+            }),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
         Self { bar: Some(bar) }
