@@ -5,6 +5,7 @@
 //! the same code: the outputs are always computed in memory first and then either written or
 //! compared.
 
+mod bench;
 mod codegen;
 mod constants;
 
@@ -16,6 +17,8 @@ usage: cargo xtask <task>
 tasks:
   codegen           regenerate the client crate and the JSON spec from openapi/pearsana-partner.yaml
   codegen --check   fail (and print a diff) if the committed generated files differ from the spec
+  bench             run the benchmarks of issue 6 (release builds, Prism) and write BENCHMARKS.md
+  bench --smoke     run every benchmark scenario at a tiny size (writes target/bench-smoke.md)
 ";
 
 fn main() -> ExitCode {
@@ -24,6 +27,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["codegen"] => codegen::run(codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
+        ["bench"] => bench::run(bench::Mode::Full),
+        ["bench", "--smoke"] => bench::run(bench::Mode::Smoke),
         ["help" | "--help" | "-h"] | [] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,40 @@
+//! The six scenarios of issue 6.
+
+pub mod build_cost;
+pub mod documents;
+pub mod import;
+pub mod overhead;
+pub mod server;
+pub mod stampede;
+
+use crate::Bench;
+use crate::report::Section;
+
+/// Every scenario, by number, in order.
+pub const ALL: &[(u8, &str)] = &[
+    (1, "SDK overhead"),
+    (2, "Token path under a stampede"),
+    (3, "Bulk import"),
+    (4, "Sandbox server"),
+    (5, "Large documents"),
+    (6, "Code generation and build cost"),
+];
+
+/// Runs scenario `number`; the asynchronous ones each get a fresh runtime, so no scenario
+/// inherits another's tasks or connections.
+pub fn run(number: u8, bench: &Bench) -> anyhow::Result<Section> {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    match number {
+        1 => runtime()?.block_on(overhead::run(bench)),
+        2 => runtime()?.block_on(stampede::run(bench)),
+        3 => runtime()?.block_on(import::run(bench)),
+        4 => runtime()?.block_on(server::run(bench)),
+        5 => runtime()?.block_on(documents::run(bench)),
+        6 => build_cost::run(bench),
+        _ => anyhow::bail!("there is no scenario {number}"),
+    }
+}

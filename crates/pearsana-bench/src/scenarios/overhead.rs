@@ -1,0 +1,158 @@
+//! Scenario 1: the SDK against a hand-written raw `reqwest` client sending the same requests
+//! to the in-process sandbox, at concurrency 1 and 64.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::load::{SideTotals, alternate};
+use crate::report::{Section, Table, ms, thousands};
+use crate::stats::ratio;
+use crate::{Bench, fixtures, raw_client, setup};
+
+/// Concurrency levels issue 6 asks for.
+const CONCURRENCY: [usize; 2] = [1, 64];
+/// SDK throughput must be at least this share of raw reqwest's.
+const MIN_THROUGHPUT_RATIO: f64 = 0.95;
+/// SDK p99 latency may exceed raw reqwest's by at most this factor.
+const MAX_P99_RATIO: f64 = 1.10;
+
+/// Runs the scenario.
+pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
+    let sandbox = setup::sandbox().await?;
+    let url = sandbox.url();
+    let mut section = Section {
+        title: "1. SDK overhead".into(),
+        method: format!(
+            "`pearsana::Client` versus a minimal raw `reqwest` client (`crates/pearsana-bench/src/raw_client.rs`) \
+             that sends the same headers (bearer token, `X-API-Version`, a fresh `X-Request-Id`, \
+             `api-version`, `Accept`) and decodes the same typed responses, against the \
+             in-process sandbox over loopback. Both use an identically configured \
+             `reqwest::Client`. `create user` sends a realistic body (identity, two external \
+             references, full profile) with a fresh email each time. Per operation and \
+             concurrency: {warm} ms warm-up per side, then {rounds} alternating rounds of {round:.1} s \
+             per side; closed loop (each worker sends its next request when the previous \
+             one is answered).",
+            warm = bench.sizes.warmup.as_millis(),
+            rounds = bench.sizes.rounds,
+            round = bench.sizes.round.as_secs_f64(),
+        ),
+        table: Table::new(&[
+            "operation",
+            "concurrency",
+            "SDK req/s",
+            "raw req/s",
+            "SDK / raw throughput",
+            "SDK p50",
+            "raw p50",
+            "SDK p99",
+            "raw p99",
+            "SDK / raw p99",
+        ]),
+        ..Default::default()
+    };
+    let emails = Arc::new(AtomicU64::new(0));
+    for concurrency in CONCURRENCY {
+        let http = raw_client::http_client(concurrency)?;
+        let sdk = setup::sdk_client(&url, http.clone())?;
+        let raw = setup::raw_client(&url, http).await?;
+
+        let (sdk_ping, raw_ping) = {
+            let (sdk, raw) = (sdk.clone(), raw.clone());
+            alternate(
+                &bench.sizes,
+                concurrency,
+                ("SDK ping", move |_| {
+                    let sdk = sdk.clone();
+                    async move { sdk.ping().await.map(drop).map_err(Into::into) }
+                }),
+                ("raw ping", move |_| {
+                    let raw = raw.clone();
+                    async move { raw.ping().await.map(drop) }
+                }),
+            )
+            .await?
+        };
+        add_rows(&mut section, "ping", concurrency, sdk_ping, raw_ping);
+
+        let (sdk_create, raw_create) = {
+            let (sdk_emails, raw_emails) = (Arc::clone(&emails), Arc::clone(&emails));
+            alternate(
+                &bench.sizes,
+                concurrency,
+                ("SDK create user", move |_| {
+                    let sdk = sdk.clone();
+                    let body =
+                        fixtures::user_request("o", sdk_emails.fetch_add(1, Ordering::Relaxed));
+                    async move { sdk.create_user(&body).await.map(drop).map_err(Into::into) }
+                }),
+                ("raw create user", move |_| {
+                    let raw = raw.clone();
+                    let body =
+                        fixtures::user_request("o", raw_emails.fetch_add(1, Ordering::Relaxed));
+                    async move { raw.create_user(&body).await.map(drop) }
+                }),
+            )
+            .await?
+        };
+        add_rows(
+            &mut section,
+            "create user",
+            concurrency,
+            sdk_create,
+            raw_create,
+        );
+    }
+    let stats = sandbox.stats();
+    section.notes.push(format!(
+        "The sandbox answered {} token requests in the whole scenario (one per client: each \
+         side fetches its token once per concurrency level).",
+        stats.token_requests
+    ));
+    section.notes.push(
+        "The sandbox, the clients and the load generator share the same 2 cores, so absolute \
+         rates are bounded by the machine; the ratio is what this scenario is about."
+            .into(),
+    );
+    sandbox.shutdown().await;
+    Ok(section)
+}
+
+fn add_rows(
+    section: &mut Section,
+    operation: &str,
+    concurrency: usize,
+    mut sdk: SideTotals,
+    mut raw: SideTotals,
+) {
+    let (sdk_rate, raw_rate) = (sdk.median_throughput(), raw.median_throughput());
+    let throughput_ratio = ratio(sdk_rate, raw_rate);
+    let (sdk_p99, raw_p99) = (
+        sdk.latencies.percentile_ms(0.99),
+        raw.latencies.percentile_ms(0.99),
+    );
+    let p99_ratio = ratio(sdk_p99, raw_p99);
+    section.table.row(vec![
+        operation.into(),
+        concurrency.to_string(),
+        thousands(sdk_rate),
+        thousands(raw_rate),
+        format!("{throughput_ratio:.3}"),
+        ms(sdk.latencies.percentile_ms(0.5)),
+        ms(raw.latencies.percentile_ms(0.5)),
+        ms(sdk_p99),
+        ms(raw_p99),
+        format!("{p99_ratio:.3}"),
+    ]);
+    section.target(
+        format!("{operation}, concurrency {concurrency}: SDK / raw throughput"),
+        &format!("≥ {MIN_THROUGHPUT_RATIO}"),
+        format!("{throughput_ratio:.3}"),
+        throughput_ratio >= MIN_THROUGHPUT_RATIO,
+    );
+    section.target(
+        format!("{operation}, concurrency {concurrency}: SDK / raw p99 latency"),
+        &format!("≤ {MAX_P99_RATIO:.2}"),
+        format!("{p99_ratio:.3}"),
+        p99_ratio <= MAX_P99_RATIO,
+    );
+}

@@ -1,0 +1,205 @@
+//! Scenario 4: the sandbox server against Prism's mock server serving the same spec, both
+//! driven by the same raw `reqwest` load generator at concurrency 64.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::load::{SideTotals, alternate};
+use crate::raw_client::RawClient;
+use crate::report::{Section, Table, ms, thousands};
+use crate::stats::ratio;
+use crate::{Bench, fixtures, raw_client, setup};
+
+const CONCURRENCY: usize = 64;
+/// The sandbox must serve at least this many times Prism's throughput.
+const MIN_SPEEDUP: f64 = 10.0;
+/// Prism checks only that a bearer token is present.
+const PRISM_TOKEN: &str = "prism-accepts-any-bearer-token";
+
+/// A running Prism mock server, killed when dropped.
+struct Prism {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prism {
+    async fn start(prism: &Path, spec: &Path) -> anyhow::Result<Self> {
+        let port = setup::free_port()?;
+        let child = Command::new(prism)
+            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .arg(spec)
+            .stdin(Stdio::null())
+            // Prism logs every request; nobody reads it here.
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", prism.display()))?;
+        let mut prism = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = prism.child.try_wait()? {
+                bail!("prism exited during start-up with {status}");
+            }
+            if let Ok(response) = http.get(format!("{}/health", prism.url)).send().await
+                && response.status().is_success()
+            {
+                return Ok(prism);
+            }
+            if Instant::now() > deadline {
+                bail!("prism did not answer /health within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Compares the sandbox (`a`) and Prism (`b`) on one operation.
+async fn compare_on<F, Fut>(
+    bench: &Bench,
+    sandbox: &RawClient,
+    prism: &RawClient,
+    operation: F,
+) -> anyhow::Result<(SideTotals, SideTotals)>
+where
+    F: Fn(RawClient, u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let (op_a, op_b) = (operation.clone(), operation);
+    let (sandbox, prism) = (sandbox.clone(), prism.clone());
+    alternate(
+        &bench.sizes,
+        CONCURRENCY,
+        ("sandbox", move |n| op_a(sandbox.clone(), n)),
+        ("prism", move |n| op_b(prism.clone(), n)),
+    )
+    .await
+}
+
+/// Runs the scenario.
+pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
+    let spec = bench.workspace.join("openapi/pearsana-partner.yaml");
+    let prism_server = Prism::start(&bench.prism, &spec).await?;
+    let sandbox_server = setup::sandbox().await?;
+    let http = raw_client::http_client(CONCURRENCY)?;
+    let sandbox = setup::raw_client(&sandbox_server.url(), http.clone()).await?;
+    let prism = RawClient::new(http, &prism_server.url, PRISM_TOKEN)?;
+
+    let mut table = Table::new(&[
+        "operation",
+        "server",
+        "req/s (median)",
+        "p50",
+        "p99",
+        "sandbox / Prism",
+    ]);
+    let mut section = Section {
+        title: "4. Sandbox server".into(),
+        method: format!(
+            "The in-process sandbox and Prism {} (`prism mock -h 127.0.0.1 -p PORT \
+             openapi/pearsana-partner.yaml`, a Node child process, request log discarded) \
+             serve the same spec. One raw `reqwest` load generator (the baseline client of \
+             scenario 1) drives both at concurrency {CONCURRENCY} with valid requests (bearer \
+             token, `X-API-Version`, a realistic `create user` body with a fresh email each \
+             time): {} ms warm-up each, then {} alternating rounds of {:.1} s per server.",
+            prism_version(&bench.prism),
+            bench.sizes.warmup.as_millis(),
+            bench.sizes.rounds,
+            bench.sizes.round.as_secs_f64(),
+        ),
+        ..Default::default()
+    };
+
+    let (sandbox_ping, prism_ping) =
+        compare_on(bench, &sandbox, &prism, |client: RawClient, _| async move {
+            client.ping().await.map(drop)
+        })
+        .await?;
+    add_rows(&mut table, &mut section, "ping", sandbox_ping, prism_ping);
+
+    let emails = Arc::new(AtomicU64::new(0));
+    let (sandbox_create, prism_create) =
+        compare_on(bench, &sandbox, &prism, move |client: RawClient, _| {
+            let body = fixtures::user_request("s", emails.fetch_add(1, Ordering::Relaxed));
+            async move { client.create_user(&body).await.map(drop) }
+        })
+        .await?;
+    add_rows(
+        &mut table,
+        &mut section,
+        "create user",
+        sandbox_create,
+        prism_create,
+    );
+
+    section.table = table;
+    section.notes.push(
+        "Both servers share the 2 cores with the load generator; the sandbox additionally \
+         shares its process with it. Prism answers from the spec's examples without keeping \
+         state; the sandbox validates every field, checks a signed JWT and scopes, and stores \
+         the users it creates."
+            .into(),
+    );
+    sandbox_server.shutdown().await;
+    drop(prism_server);
+    Ok(section)
+}
+
+fn prism_version(prism: &Path) -> String {
+    Command::new(prism)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "(version unknown)".into())
+}
+
+fn add_rows(
+    table: &mut Table,
+    section: &mut Section,
+    operation: &str,
+    mut sandbox: SideTotals,
+    mut prism: SideTotals,
+) {
+    let (sandbox_rate, prism_rate) = (sandbox.median_throughput(), prism.median_throughput());
+    let speedup = ratio(sandbox_rate, prism_rate);
+    for (name, totals, rate) in [
+        ("sandbox", &mut sandbox, sandbox_rate),
+        ("Prism", &mut prism, prism_rate),
+    ] {
+        table.row(vec![
+            operation.into(),
+            name.into(),
+            thousands(rate),
+            ms(totals.latencies.percentile_ms(0.5)),
+            ms(totals.latencies.percentile_ms(0.99)),
+            if name == "sandbox" {
+                format!("{speedup:.1}×")
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    section.target(
+        format!("{operation}, concurrency {CONCURRENCY}: sandbox / Prism throughput"),
+        &format!("≥ {MIN_SPEEDUP:.0}×"),
+        format!("{speedup:.1}×"),
+        speedup >= MIN_SPEEDUP,
+    );
+}
