@@ -1,6 +1,5 @@
 //! The progress bar: rate and ETA on a terminal, nothing otherwise.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::time::Duration;
 
