@@ -54,3 +54,20 @@ impl Clock for TokioClock {
         Box::pin(tokio::time::sleep(duration))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_clock_follows_paused_time() {
+        let clock = TokioClock;
+        let before = clock.now();
+        clock.sleep(Duration::from_secs(3600)).await;
+        let slept = clock.now() - before;
+        assert!(
+            slept >= Duration::from_secs(3600) && slept < Duration::from_secs(3601),
+            "{slept:?}"
+        );
+    }
+}
