@@ -16,6 +16,11 @@ async fn clean_import_creates_every_user_once_with_one_token() {
     command.arg("users").arg("import").arg(&roster);
     let run = exec(command).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let last_line = run.stdout.lines().last().unwrap();
+    assert!(
+        last_line.starts_with("{\"total\":200,\"created\":200,"),
+        "{last_line}"
+    );
     let summary = run.summary();
     for (key, value) in [
         ("total", 200),

@@ -208,6 +208,22 @@ fn print_summary(printer: Printer, summary: &Summary, note: &str) {
     if !note.is_empty() {
         eprintln!("{note}");
     }
-    let value = serde_json::to_value(summary).expect("summary serialises");
-    printer.show(&value);
+    if printer.is_json() {
+        // Serialised from the struct, so the keys keep their documented order.
+        println!(
+            "{}",
+            serde_json::to_string(summary).expect("summary serialises")
+        );
+    } else {
+        println!(
+            "total {} · created {} · existing {} · failed {} · skipped {} · remaining {} · {:.2} s",
+            summary.total,
+            summary.created,
+            summary.existing,
+            summary.failed,
+            summary.skipped,
+            summary.remaining,
+            summary.elapsed_seconds
+        );
+    }
 }
