@@ -311,3 +311,47 @@ async fn health_needs_no_token_and_no_credentials() {
     );
     assert_eq!(count(&server, "/ping").await, 0);
 }
+
+#[tokio::test]
+async fn a_burst_of_unauthorized_answers_costs_one_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-revoked", 3600)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(token_body("tok-fresh", 3600))
+                .set_delay(Duration::from_millis(50)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .and(header("authorization", "Bearer tok-revoked"))
+        .respond_with(error_response(401, "UNAUTHORIZED", None))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .and(header("authorization", "Bearer tok-fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ping_body()))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let client = client(&server, &clock);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.ping().await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("replayed with the fresh token");
+    }
+    assert_eq!(client.token_requests(), 2);
+}
