@@ -118,6 +118,13 @@ impl ApiError {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if self.code == ErrorCode::Unauthorized {
+            // RFC 6750 §3: a 401 for a bearer-protected resource names the scheme.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"pearsana-sandbox\""),
+            );
+        }
         if let Some(allow) = self
             .allow
             .as_deref()

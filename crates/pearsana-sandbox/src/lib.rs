@@ -9,13 +9,26 @@
 //! limit) can be injected reproducibly. Test helpers under `/sandbox/v1` accept invitations and
 //! read state back.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), pearsana_sandbox::SandboxError> {
-//! use pearsana_sandbox::Sandbox;
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use pearsana_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox};
 //!
 //! let sandbox = Sandbox::builder().seed(7).spawn().await?;
-//! println!("API and token host: {}", sandbox.url());
-//! assert_eq!(sandbox.stats().token_requests, 0);
+//! let http = reqwest::Client::new();
+//! let token: serde_json::Value = http
+//!     .post(sandbox.token_url())
+//!     .form(&[
+//!         ("grant_type", "client_credentials"),
+//!         ("client_id", DEFAULT_CLIENT_ID),
+//!         ("client_secret", DEFAULT_CLIENT_SECRET),
+//!     ])
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert_eq!(token["token_type"], "Bearer");
+//! assert_eq!(sandbox.stats().token_requests, 1);
 //! sandbox.shutdown().await;
 //! # Ok(())
 //! # }

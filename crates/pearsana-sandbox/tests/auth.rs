@@ -230,6 +230,10 @@ async fn missing_forged_foreign_and_expired_tokens_are_unauthorized() {
     )
     .await;
     no_token.assert_error(401, "UNAUTHORIZED");
+    assert_eq!(
+        no_token.header("www-authenticate"),
+        "Bearer realm=\"pearsana-sandbox\""
+    );
     for token in [foreign.as_str(), forged.as_str(), "garbage"] {
         get(&sandbox, token, "/ping")
             .await

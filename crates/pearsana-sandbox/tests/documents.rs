@@ -216,6 +216,26 @@ async fn an_oversized_body_is_answered_not_dropped() {
     assert!(answer.errors()[0].starts_with("body must not be larger than"));
 }
 
+#[tokio::test]
+async fn a_batch_may_be_larger_than_a_single_submission() {
+    let (sandbox, token, _) = with_linked_user().await;
+    let file = b64(&vec![1u8; 6 << 20]);
+    let items: Vec<Value> = ["a", "b", "c"]
+        .iter()
+        .map(|id| {
+            let mut body = item(id, "STU-1");
+            body["file"] = json!(file);
+            body
+        })
+        .collect();
+    let body = json!({ "items": items });
+    assert!(body.to_string().len() > pearsana_sandbox::SINGLE_DOCUMENT_BODY_LIMIT);
+    let answer = post(&sandbox, &token, "/v1/documents:submitBatch", &body).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.errors());
+    assert_eq!(answer.body["summary"]["succeeded"], 3);
+    assert_eq!(answer.body["results"][2]["document"]["sizeBytes"], 6 << 20);
+}
+
 fn item(id: &str, external_id: &str) -> Value {
     let mut body = document_body("SIS", external_id);
     body["itemId"] = json!(id);
