@@ -23,8 +23,8 @@ pub const COLUMNS: &[Column] = &[
     Column::optional("partnerReferenceId"),
 ];
 
-/// One validated manifest row. The file is read only when its batch is sent, so a large
-/// manifest never sits in memory.
+/// One validated manifest row. The file is hashed during validation (streamed) and read again
+/// only when its batch is sent, so a large manifest never sits in memory.
 #[derive(Debug, Clone)]
 pub struct DocumentRow {
     /// The user the document belongs to.
@@ -41,6 +41,8 @@ pub struct DocumentRow {
     pub attestation_reference_id: Option<String>,
     /// The partner's own reference for the document.
     pub partner_reference_id: Option<String>,
+    /// SHA-256 of the file's content, hex: part of the row's journal key.
+    pub content_sha256: String,
 }
 
 /// Documents manifest rows; relative file paths resolve against `base_dir`.
@@ -77,6 +79,18 @@ pub fn check_document_file(path: &Path) -> Result<u64, String> {
         )),
         n => Ok(n),
     }
+}
+
+/// SHA-256 of a file's content, streamed, as lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Checks the intent/attestation pair the way the API does.
@@ -123,10 +137,14 @@ impl RowKind for Documents {
         let document_type = f.required("documentType");
         let file = f.required("file");
         let path = self.base_dir.join(&file);
-        if !file.is_empty()
-            && let Err(problem) = check_document_file(&path)
-        {
-            f.problem("file", problem);
+        let mut content_sha256 = String::new();
+        if !file.is_empty() {
+            match check_document_file(&path).and_then(|_| {
+                sha256_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            }) {
+                Ok(hash) => content_sha256 = hash,
+                Err(problem) => f.problem("file", problem),
+            }
         }
         let filename = f
             .optional("filename")
@@ -143,19 +161,22 @@ impl RowKind for Documents {
             verification_intent,
             attestation_reference_id,
             partner_reference_id: f.optional("partnerReferenceId"),
+            content_sha256,
         });
         f.finish(row)
             .map(|r| r.expect("a row without problems has its reference"))
     }
 
+    /// Keyed by content, not path: moving the files or feeding back a failures report (whose
+    /// paths are absolute) between runs must not make a finished document look new.
     fn identities(&self, value: &DocumentRow) -> Vec<(&'static str, String)> {
         let key = format!(
-            "{}|{}|{}",
+            "{}|{}|sha256:{}",
             reference_identity(&value.reference),
             value.document_type,
-            value.path.display()
+            value.content_sha256
         );
-        vec![("namespace:externalId+documentType+file", key)]
+        vec![("namespace:externalId+documentType+file content", key)]
     }
 
     fn report_record(
@@ -209,6 +230,11 @@ mod tests {
         assert_eq!(
             plan.valid[1].value.verification_intent,
             Some(VerificationIntent::Attest)
+        );
+        assert_eq!(
+            first.key,
+            "sis:1|OFFICIAL_TRANSCRIPT|sha256:e16fa5d9b51928755db85b917f0297babaf22c7a47e97d9212adab56e61ba04e",
+            "keyed by content, so moving files keeps the key"
         );
         assert_eq!(plan.invalid[0].line, 3);
         assert!(plan.invalid[0].problems[0].starts_with("file: cannot read"));

@@ -105,6 +105,14 @@ pub enum JournalError {
         /// What is wrong.
         message: String,
     },
+    /// Another process has the journal open.
+    #[error(
+        "journal {path} is in use by another pearsana process; wait for it or use another --journal path"
+    )]
+    Locked {
+        /// The journal file.
+        path: PathBuf,
+    },
     /// The writer thread is gone (after an earlier write error).
     #[error("journal {path}: writer stopped after an earlier error")]
     Closed {
@@ -176,6 +184,16 @@ impl Journal {
             .truncate(false)
             .open(path)
             .map_err(io)?;
+        // Two runs appending to one journal would both send the same rows.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+        }
         let (state, valid_len, has_header) = read_existing(&file, path, kind)?;
         file.set_len(valid_len).map_err(io)?;
         file.seek(SeekFrom::End(0)).map_err(io)?;
@@ -445,6 +463,17 @@ mod tests {
         assert!(state.finished("c").is_some());
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
+    }
+
+    #[test]
+    fn a_journal_in_use_is_refused_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        let (first, _) = Journal::open(&path, "users").unwrap();
+        let err = Journal::open(&path, "users").unwrap_err();
+        assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+        first.close();
+        assert!(Journal::open(&path, "users").is_ok());
     }
 
     #[test]
