@@ -61,3 +61,4 @@ pub use config::{
 pub use context::TOKEN_PATH;
 pub use server::{RunningSandbox, Sandbox, SandboxBuilder, SandboxError};
 pub use stats::SandboxStats;
+pub use store::{DocumentRecord, InvitationRecord, NormalizedRef, UserRecord};

@@ -22,6 +22,7 @@ use crate::app::{AppState, router};
 use crate::config::{AppClient, ClientSecret, ConfigError, SandboxConfig};
 use crate::context::ConnectionKiller;
 use crate::stats::SandboxStats;
+use crate::store::{DocumentRecord, InvitationRecord, UserRecord};
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -192,6 +193,26 @@ impl RunningSandbox {
     /// Counters so far.
     pub fn stats(&self) -> SandboxStats {
         self.state.stats.snapshot()
+    }
+
+    /// Users of the sandbox's organisation, oldest first (the same data as
+    /// `GET /sandbox/v1/users`).
+    pub fn users(&self) -> Vec<UserRecord> {
+        self.state.store.users(&self.state.config.organisation_id)
+    }
+
+    /// Invitations of the sandbox's organisation, oldest first.
+    pub fn invitations(&self) -> Vec<InvitationRecord> {
+        self.state
+            .store
+            .invitations(&self.state.config.organisation_id)
+    }
+
+    /// Documents of the sandbox's organisation, oldest first.
+    pub fn documents(&self) -> Vec<DocumentRecord> {
+        self.state
+            .store
+            .documents(&self.state.config.organisation_id)
     }
 
     /// Stops accepting connections and waits (briefly) for requests in flight.

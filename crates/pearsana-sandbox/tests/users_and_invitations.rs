@@ -269,6 +269,13 @@ async fn invitations_link_references_only_once_accepted() {
     unauthenticated.assert_error(401, "UNAUTHORIZED");
     assert_eq!(sandbox.stats().invitations_created, 2);
     assert_eq!(sandbox.stats().users_created, 1);
+    // The same state is readable in-process.
+    let users = sandbox.users();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].source, "invitation");
+    assert_eq!(users[0].external_references.len(), 1);
+    assert_eq!(sandbox.invitations()[0].status, "accepted");
+    assert_eq!(sandbox.documents()[0].document.user_id, users[0].user_id);
 }
 
 #[tokio::test]
