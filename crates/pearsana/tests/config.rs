@@ -99,3 +99,32 @@ fn client_is_cheap_to_clone_and_shareable() {
     assert_eq!(clone.token_requests(), 0);
     assert_eq!(clone.api_version().to_string(), spec::API_VERSION);
 }
+
+/// The Pearsana hosts are https-only, so the default build must speak TLS: the first bytes the
+/// client sends to an `https://` URL are a TLS handshake record (0x16), not an HTTP request.
+#[tokio::test]
+async fn https_urls_are_spoken_to_with_tls_by_default() {
+    use tokio::io::AsyncReadExt as _;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut first = [0u8; 1];
+        socket.read_exact(&mut first).await.unwrap();
+        first[0]
+    });
+    let client = Client::builder()
+        .environment(Environment::Custom {
+            api_url: url.clone(),
+            auth_url: url,
+        })
+        .build()
+        .unwrap();
+    let result = client.health().await;
+    assert!(
+        result.is_err(),
+        "no TLS server is listening, so the call fails"
+    );
+    assert_eq!(server.await.unwrap(), 0x16, "a TLS ClientHello was sent");
+}
