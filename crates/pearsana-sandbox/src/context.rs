@@ -61,6 +61,10 @@ pub async fn middleware(
         if let Some(op) = operation {
             app.stats.count_operation(op.id);
         }
+        // Read the body before anything can answer, so no answer leaves unread bytes behind.
+        let body = std::mem::take(request.body_mut());
+        let buffered = body::buffer(body, body::limit_for(&path)).await;
+        request.extensions_mut().insert(buffered);
         let faulted = operation.is_some_and(|op| op.authenticated);
         if faulted || path == TOKEN_PATH {
             let latency = app.config.faults.latency;
@@ -97,9 +101,6 @@ pub async fn middleware(
                 .get(VERSION_HEADER)
                 .map(HeaderValue::as_bytes),
         )?;
-        let body = std::mem::take(request.body_mut());
-        let buffered = body::buffer(body, body::limit_for(&path)).await;
-        request.extensions_mut().insert(buffered);
         Ok(next.run(request).await)
     }
     .await;

@@ -214,6 +214,28 @@ async fn an_oversized_body_is_answered_not_dropped() {
     let answer = read(response).await;
     answer.assert_error(400, "VALIDATION_ERROR");
     assert!(answer.errors()[0].starts_with("body must not be larger than"));
+
+    // Refused before the body matters (old version, no token): still an answer.
+    let body = vec![b'A'; 8 << 20];
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/documents:submit", sandbox.url()))
+        .header("X-API-Version", "2020-01-01")
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("an answer, not a reset");
+    read(response)
+        .await
+        .assert_error(410, "UNSUPPORTED_API_VERSION");
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/documents:submit", sandbox.url()))
+        .header("X-API-Version", pearsana_api::spec::API_VERSION)
+        .body(body)
+        .send()
+        .await
+        .expect("an answer, not a reset");
+    read(response).await.assert_error(401, "UNAUTHORIZED");
 }
 
 #[tokio::test]
