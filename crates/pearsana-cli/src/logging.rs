@@ -21,10 +21,15 @@ pub fn filter(verbose: u8) -> String {
     format!("error,pearsana={level},pearsana_cli={level},pearsana_sandbox={level}")
 }
 
-/// Installs the stderr logger.
-pub fn init(verbose: u8) {
+/// Installs the stderr logger. `serving` is set for `pearsana sandbox`, which logs the
+/// requests it serves by default, like the `pearsana-sandbox` binary.
+pub fn init(verbose: u8, serving: bool) {
+    let filter = match (verbose, serving) {
+        (0, true) => "error,pearsana_sandbox=info".to_string(),
+        _ => filter(verbose),
+    };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter(verbose)))
+        .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .with_target(verbose >= 2)
         .try_init();

@@ -19,7 +19,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init(cli.global.verbose);
+    let serving = matches!(cli.command, cli::Command::Sandbox(_));
+    logging::init(cli.global.verbose, serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

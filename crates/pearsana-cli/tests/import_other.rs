@@ -175,3 +175,86 @@ async fn documents_import_sends_manifest_rows_in_batches_of_at_most_25() {
         "paths in the report work from anywhere: {report}"
     );
 }
+
+fn journal_events(path: &std::path::Path, event: &str) -> usize {
+    let needle = format!("\"event\":\"{event}\"");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_documents_batch_in_flight_at_kill_is_reported_in_doubt_not_resent() {
+    let sandbox = start(Sandbox::builder().latency(std::time::Duration::from_millis(150))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = pearsana(&sandbox);
+    command
+        .args(["users", "import", "-c", "8"])
+        .arg(users_roster(dir.path(), 10, &[]));
+    assert_eq!(exec(command).await.code, 0);
+    let mut manifest = String::from("namespace,externalId,documentType,file\n");
+    for i in 0..100 {
+        std::fs::write(
+            dir.path().join(format!("d{i}.pdf")),
+            format!("%PDF-1.4 {i}"),
+        )
+        .unwrap();
+        manifest.push_str(&format!("SIS,S{:05},DIPLOMA,d{i}.pdf\n", i % 10));
+    }
+    let manifest_path = dir.path().join("manifest.csv");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let journal = dir.path().join("journal");
+    let import = |extra: &[&str]| {
+        let mut command = pearsana(&sandbox);
+        command
+            .args(["documents", "import", "-c", "1"])
+            .args(extra)
+            .arg(&manifest_path)
+            .arg("--journal")
+            .arg(&journal);
+        command
+    };
+
+    let mut child = import(&[]).spawn().unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The second batch's attempts are on disk, so its request is in flight.
+    while journal_events(&journal, "attempt") < 50 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "import made no progress"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let confirmed = journal_events(&journal, "created");
+    let in_doubt = journal_events(&journal, "attempt") - confirmed;
+    assert!(
+        confirmed >= 25 && in_doubt >= 25,
+        "confirmed {confirmed}, in doubt {in_doubt}"
+    );
+
+    let held = exec(import(&[])).await;
+    assert_eq!(held.code, 1, "{}", held.stderr);
+    assert_eq!(held.count("skipped") as usize, confirmed);
+    assert_eq!(held.count("failed") as usize, in_doubt);
+    assert_eq!(
+        held.stdout.matches("\"code\":\"IN_DOUBT\"").count(),
+        in_doubt
+    );
+    assert_eq!(held.count("created") as usize, 100 - confirmed - in_doubt);
+
+    let resent = exec(import(&["--resend-in-doubt"])).await;
+    assert_eq!(resent.code, 0, "{}", resent.stderr);
+    assert_eq!(resent.count("created") as usize, in_doubt);
+    assert_eq!(resent.count("skipped") as usize, 100 - in_doubt);
+    // The batch in flight at the kill may or may not have been stored: exactly the risk the
+    // operator accepted with --resend-in-doubt, and no other row was sent twice.
+    let stored = sandbox.stats().documents_created as usize;
+    assert!(
+        stored == 100 || stored == 100 + in_doubt,
+        "{stored} documents"
+    );
+}
