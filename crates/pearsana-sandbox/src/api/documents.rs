@@ -217,7 +217,7 @@ pub async fn submit(
     }
     let mut p = Problems::default();
     let checked = check_document(&mut p, object, "");
-    let request: SubmitDocumentRequest = into_type(value, p)?;
+    let request: SubmitDocumentRequest = into_type(&value, p)?;
     let checked = checked.ok_or_else(ApiError::internal)?;
     let submission = Submission {
         document_type: &request.document_type,
@@ -303,7 +303,7 @@ fn process_item(
         false,
     );
     p.optional_string_map(map, "metadata", &join(&base, "metadata"));
-    let typed: SubmitDocumentBatchItem = into_type(item.clone(), p)?;
+    let typed: SubmitDocumentBatchItem = into_type(item, p)?;
     let checked = checked.ok_or_else(ApiError::internal)?;
     let submission = Submission {
         document_type: &typed.document_type,

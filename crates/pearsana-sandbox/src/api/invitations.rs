@@ -40,7 +40,7 @@ pub fn parse(value: Value) -> Result<(CreateInvitationRequest, Vec<NormalizedRef
     }
     p.string(body, "message", "message", Presence::Optional, false);
     p.optional_string_array(body, "roles", "roles");
-    let request = into_type(value, p)?;
+    let request = into_type(&value, p)?;
     Ok((request, refs))
 }
 

@@ -17,13 +17,13 @@ use crate::validate::Problems;
 /// schema, so a failure here means they disagree; it is still answered as a validation error
 /// rather than a server error.
 pub(crate) fn into_type<T: DeserializeOwned>(
-    value: Value,
+    value: &Value,
     problems: Problems,
 ) -> Result<T, ApiError> {
     if !problems.is_empty() {
         return Err(ApiError::validation(problems.into_vec()));
     }
-    serde_json::from_value(value)
+    T::deserialize(value)
         .map_err(|e| ApiError::validation(vec![format!("body does not match the schema: {e}")]))
 }
 

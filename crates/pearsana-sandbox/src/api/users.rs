@@ -53,7 +53,7 @@ pub fn parse(value: Value) -> Result<(CreateUserRequest, Vec<NormalizedRef>), Ap
             p.optional_date(address, "dateOfBirth", "profile.address.dateOfBirth");
         }
     }
-    let request = into_type(value, p)?;
+    let request = into_type(&value, p)?;
     Ok((request, refs))
 }
 
