@@ -4,6 +4,15 @@
 //! documents from CSV, the local sandbox server, and an offline demo (`pearsana demo`). See
 //! `pearsana --help`, and the crate README for a tour.
 
+/// `println!` that tolerates a closed stdout (`pearsana … | head`): the rest of the output is
+/// dropped instead of panicking, and the command still ends with its own exit status.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod connect;

@@ -30,7 +30,7 @@ impl Printer {
 
     /// Prints one result: a JSON line, or `key  value` lines with nested keys dotted.
     pub fn show(&self, value: &Value) {
-        println!("{}", self.render(value));
+        outln!("{}", self.render(value));
     }
 
     /// What [`Printer::show`] prints.

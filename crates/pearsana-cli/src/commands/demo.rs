@@ -34,7 +34,7 @@ fn step(printer: Printer, number: usize, name: &str, text: String, details: Valu
         }
         printer.show(&value);
     } else {
-        println!("{number}. {text}");
+        outln!("{number}. {text}");
     }
 }
 
@@ -64,7 +64,7 @@ pub async fn demo(args: &DemoArgs, printer: Printer) -> Exit {
         }
     };
     if !printer.is_json() {
-        println!(
+        outln!(
             "Pearsana demo: the partner flow against an embedded sandbox (in this process; no credentials, no network).\n"
         );
     }
@@ -274,7 +274,7 @@ async fn run_steps(
         json!({"sdkTokenRequests": client.token_requests(), "sandbox": stats}),
     );
     if !printer.is_json() {
-        println!(
+        outln!(
             "\nNext: run `pearsana sandbox` in one terminal, then\n  pearsana --env local users import roster.csv --journal roster.journal --failures failed.csv"
         );
     }

@@ -180,7 +180,7 @@ fn print_report(printer: Printer, report: &Report, args: &ImportArgs, verbose: b
     }
     if printer.is_json() {
         for failure in &report.failures {
-            println!(
+            outln!(
                 "{}",
                 json!({"line": failure.line, "status": "failed", "code": failure.code, "message": failure.message})
             );
@@ -210,12 +210,12 @@ fn print_summary(printer: Printer, summary: &Summary, note: &str) {
     }
     if printer.is_json() {
         // Serialised from the struct, so the keys keep their documented order.
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(summary).expect("summary serialises")
         );
     } else {
-        println!(
+        outln!(
             "total {} · created {} · existing {} · failed {} · skipped {} · remaining {} · {:.2} s",
             summary.total,
             summary.created,
