@@ -49,12 +49,10 @@ pub async fn run(cli: Cli) -> Exit {
         },
         Command::Demo(args) => demo::demo(args, printer).await,
         Command::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "pearsana",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "pearsana", &mut script);
+            // A closed stdout is not worth a panic (see `outln!`).
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
             Exit::Success
         }
     }
