@@ -164,11 +164,9 @@ async fn run_steps(
         )));
     }
 
-    let again = plan(
-        &Users,
-        read_roster_from(DEMO_ROSTER.as_bytes(), "demo roster").expect("read before"),
-    )
-    .expect("planned before");
+    let roster_again = read_roster_from(DEMO_ROSTER.as_bytes(), "demo roster")
+        .map_err(|e| DemoError::Other(e.to_string()))?;
+    let again = plan(&Users, roster_again).map_err(|e| DemoError::Other(e.to_string()))?;
     let second = import(again)
         .await
         .map_err(|e| DemoError::Other(e.to_string()))?;

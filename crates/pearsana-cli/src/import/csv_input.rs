@@ -414,6 +414,15 @@ mod tests {
     }
 
     #[test]
+    fn spreadsheet_exports_with_crlf_and_blank_lines_keep_true_line_numbers() {
+        let text = "email,firstName\r\na@x.org,A\r\n\r\n\r\nb@x.org,B\r\n";
+        let file = read_roster_from(text.as_bytes(), "t.csv").unwrap();
+        let lines: Vec<u64> = file.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 5]);
+        assert_eq!(&file.rows[1].record[1], "B");
+    }
+
+    #[test]
     fn invalid_utf8_is_reported_not_dropped() {
         let bytes = b"email,firstName\n\xff@x.org,A\n";
         let file = read_roster_from(&bytes[..], "t.csv").unwrap();
