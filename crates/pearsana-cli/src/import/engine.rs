@@ -294,7 +294,8 @@ pub async fn run<S: Submitter>(
     Ok(Report {
         summary,
         failures,
-        interrupted: cancel.is_cancelled(),
+        // A Ctrl-C after the last row was dispatched changes nothing.
+        interrupted: cancel.is_cancelled() && not_started > 0,
         stopped_by,
     })
 }
