@@ -118,3 +118,83 @@ pub fn hint(class: ErrorClass) -> Option<&'static str> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pearsana::{ConfigError, ValidationError};
+    use reqwest::StatusCode;
+
+    use super::*;
+
+    // Only errors that can be built outside the SDK; API answers are covered end to end.
+
+    fn auth(source: AuthError) -> Error {
+        Error::Auth {
+            source,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn credential_and_settings_problems_stop_an_import_and_pick_their_exit_status() {
+        let missing = auth(AuthError::MissingCredentials);
+        assert_eq!(classify(&missing), ErrorClass::Auth);
+        assert_eq!(exit_for(&missing), Exit::Auth);
+        let failure = row_failure(&missing);
+        assert!(failure.stops_import && !failure.ambiguous);
+        assert_eq!(failure.code, "TOKEN_ERROR");
+
+        let config = Error::Config(ConfigError::Invalid {
+            field: "api_url",
+            reason: "not a URL".into(),
+        });
+        assert_eq!(exit_for(&config), Exit::Usage);
+        assert!(row_failure(&config).stops_import);
+    }
+
+    #[test]
+    fn a_token_host_in_trouble_is_unavailable_not_an_auth_failure() {
+        let down = auth(AuthError::UnexpectedResponse {
+            status: StatusCode::BAD_GATEWAY,
+            body: String::new(),
+        });
+        assert_eq!(classify(&down), ErrorClass::Unavailable);
+        assert_eq!(exit_for(&down), Exit::Unavailable);
+        assert!(!row_failure(&down).stops_import);
+    }
+
+    #[test]
+    fn input_problems_fail_the_row_and_were_certainly_not_processed() {
+        let invalid = Error::Validation(ValidationError::single("identity.email", "is required"));
+        assert_eq!(exit_for(&invalid), Exit::Usage);
+        let failure = row_failure(&invalid);
+        assert_eq!(failure.code, "INVALID_REQUEST");
+        assert!(!failure.ambiguous && !failure.stops_import);
+        assert!(failure.message.contains("identity.email"));
+
+        let file = Error::File {
+            path: "t.pdf".into(),
+            source: std::io::Error::other("gone"),
+        };
+        assert_eq!(failure_code(&file), "FILE_ERROR");
+        assert!(!may_have_been_processed(&file));
+    }
+
+    #[test]
+    fn server_side_statuses_without_an_envelope_may_have_been_processed() {
+        let bad_gateway = Error::UnexpectedStatus {
+            status: StatusCode::BAD_GATEWAY,
+            body: Default::default(),
+            request_id: None,
+        };
+        assert!(may_have_been_processed(&bad_gateway));
+        assert_eq!(exit_for(&bad_gateway), Exit::Unavailable);
+        let teapot = Error::UnexpectedStatus {
+            status: StatusCode::IM_A_TEAPOT,
+            body: Default::default(),
+            request_id: None,
+        };
+        assert!(!may_have_been_processed(&teapot));
+        assert_eq!(exit_for(&teapot), Exit::Failed);
+    }
+}
