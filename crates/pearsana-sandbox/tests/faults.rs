@@ -160,3 +160,28 @@ async fn invalid_fault_settings_are_refused() {
         .unwrap_err();
     assert!(error.to_string().contains("unknown scope"), "{error}");
 }
+
+#[tokio::test]
+async fn helpers_tokens_and_spec_files_are_never_dropped() {
+    let sandbox = Sandbox::builder().drop_rate(1.0).spawn().await.unwrap();
+    let token = token(&sandbox).await;
+    for path in [
+        "/health",
+        "/openapi.json",
+        "/sandbox/v1/users",
+        "/sandbox/v1/stats",
+    ] {
+        assert_eq!(get(&sandbox, &token, path).await.status, 200, "{path}");
+    }
+    assert_eq!(sandbox.stats().dropped_connections, 0);
+    // One pooled client survives a dropped connection and can go on.
+    let client = reqwest::Client::new();
+    let ping = format!("{}/ping", sandbox.url());
+    assert!(client.get(&ping).bearer_auth(&token).send().await.is_err());
+    let health = client
+        .get(format!("{}/health", sandbox.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -295,3 +295,24 @@ async fn invitations_need_both_write_scopes() {
         json!(pearsana_api::spec::operations::CREATE_INVITATION.required_scopes)
     );
 }
+
+#[tokio::test]
+async fn concurrent_creates_of_one_email_make_exactly_one_user() {
+    let sandbox = start().await;
+    let token = token(&sandbox).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let request = reqwest::Client::new()
+            .post(format!("{}/v1/users", sandbox.url()))
+            .bearer_auth(&token)
+            .header("X-API-Version", pearsana_api::spec::API_VERSION)
+            .json(&user_body("race@example.com", "SIS", &format!("R-{i}")));
+        attempts.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let mut statuses = attempts.join_all().await;
+    statuses.sort();
+    assert_eq!(statuses[0], 201);
+    assert!(statuses[1..].iter().all(|s| *s == 409), "{statuses:?}");
+    assert_eq!(sandbox.users().len(), 1);
+    assert_eq!(sandbox.users()[0].external_references.len(), 1);
+}
