@@ -46,6 +46,9 @@ enum Command {
     /// Internal: one large-batch submission in a fresh process (scenario 5).
     #[command(hide = true)]
     DocumentsChild(scenarios::documents::ChildArgs),
+    /// Internal: the raw `reqwest` import loop of scenario 3, as a child process.
+    #[command(hide = true)]
+    RawImport(scenarios::import::RawImportArgs),
     /// Internal: runs a command and records its own peak RSS (see `rss::run_child_isolated`).
     #[command(hide = true)]
     PeakRss(rss::PeakRssArgs),
@@ -110,6 +113,7 @@ fn main() -> std::process::ExitCode {
         Command::Prepare(args) => prepare(args),
         Command::DocumentsChild(args) => scenarios::documents::child_main(args),
         Command::PeakRss(args) => rss::peak_rss_main(args),
+        Command::RawImport(args) => scenarios::import::raw_import_main(args),
     };
     match result {
         Ok(code) => code,

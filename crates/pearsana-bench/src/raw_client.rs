@@ -1,14 +1,15 @@
 //! The baseline: a minimal hand-written client on plain `reqwest`.
 //!
 //! It sends what the SDK sends for the same call (bearer token, `X-API-Version`, a fresh
-//! `X-Request-Id`, progenitor's `api-version` header, JSON body, `Accept: application/json`) and
-//! decodes the same typed responses, but has no token cache, retries or hooks: one token is
-//! fetched up front and reused. Whatever the SDK costs on top of this is its overhead.
+//! `X-Request-Id`, progenitor's `api-version` header, the SDK's `User-Agent`, JSON body,
+//! `Accept: application/json`), with the SDK's default per-request timeout, and decodes the same
+//! typed responses, but has no token cache, retries or hooks: one token is fetched up front and
+//! reused. Whatever the SDK costs on top of this is its overhead.
 
 use anyhow::{Context, bail};
 use pearsana_api::spec::API_VERSION;
 use pearsana_api::types::{CreateUserRequest, CreateUserResponse, PingResponse};
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, USER_AGENT};
 use serde::Deserialize;
 
 /// The token endpoint's answer (only what the baseline needs).
@@ -23,6 +24,7 @@ pub struct RawClient {
     http: reqwest::Client,
     api_url: String,
     authorization: HeaderValue,
+    user_agent: HeaderValue,
 }
 
 impl std::fmt::Debug for RawClient {
@@ -75,6 +77,7 @@ impl RawClient {
             http,
             api_url: api_url.trim_end_matches('/').to_owned(),
             authorization,
+            user_agent: HeaderValue::from_str(&pearsana::default_user_agent())?,
         })
     }
 
@@ -97,7 +100,9 @@ impl RawClient {
             .header("api-version", HeaderValue::from_static(API_VERSION))
             .header("X-API-Version", HeaderValue::from_static(API_VERSION))
             .header("X-Request-Id", uuid::Uuid::new_v4().to_string())
+            .header(USER_AGENT, self.user_agent.clone())
             .header(AUTHORIZATION, self.authorization.clone())
+            .timeout(pearsana::DEFAULT_TIMEOUT)
     }
 
     /// `GET /ping`.

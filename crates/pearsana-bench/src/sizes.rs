@@ -51,7 +51,7 @@ impl Sizes {
             document_bytes: 4 * 1024 * 1024,
             document_rounds: 3,
             codegen_rounds: 3,
-            clean_build_rounds: 1,
+            clean_build_rounds: 2,
             crate_only_rounds: 3,
         }
     }

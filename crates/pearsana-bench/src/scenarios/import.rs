@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use pearsana_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
@@ -120,15 +119,35 @@ async fn cli_round(
     })
 }
 
-async fn raw_round(rows: u64, concurrency: usize) -> anyhow::Result<Round> {
-    let sandbox = setup::sandbox().await?;
-    let url = sandbox.url();
-    let started = Instant::now();
-    let raw = setup::raw_client(&url, raw_client::http_client(concurrency)?).await?;
+/// Arguments of the raw-loop child process.
+#[derive(Debug, clap::Args)]
+pub struct RawImportArgs {
+    /// Sandbox URL (API and token host).
+    #[arg(long)]
+    url: String,
+    /// Users to create (rows `0..rows` of the generated roster).
+    #[arg(long)]
+    rows: u64,
+    /// Requests in flight.
+    #[arg(long)]
+    concurrency: usize,
+}
+
+/// Entry point of the raw-loop child: creates the roster's users with plain `reqwest`.
+pub fn raw_import_main(args: RawImportArgs) -> anyhow::Result<std::process::ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(raw_import(args))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn raw_import(args: RawImportArgs) -> anyhow::Result<()> {
+    let raw = setup::raw_client(&args.url, raw_client::http_client(args.concurrency)?).await?;
     let next = Arc::new(AtomicU64::new(0));
-    let workers: Vec<_> = (0..concurrency)
+    let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (raw, next) = (raw.clone(), Arc::clone(&next));
+            let (raw, next, rows) = (raw.clone(), Arc::clone(&next), args.rows);
             tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +163,25 @@ async fn raw_round(rows: u64, concurrency: usize) -> anyhow::Result<Round> {
     for worker in workers {
         worker.await??;
     }
-    let elapsed = started.elapsed();
+    Ok(())
+}
+
+async fn raw_round(bench: &Bench, rows: u64, concurrency: usize) -> anyhow::Result<Round> {
+    let sandbox = setup::sandbox().await?;
+    let mut command = Command::new(&bench.self_exe);
+    command
+        .args([
+            "raw-import",
+            "--url",
+            &sandbox.url(),
+            "--rows",
+            &rows.to_string(),
+        ])
+        .args(["--concurrency", &concurrency.to_string()]);
+    let helper = bench.self_exe.clone();
+    let run =
+        tokio::task::spawn_blocking(move || rss::run_child_isolated(&helper, command)).await??;
+    run.ensure_success("raw import loop")?;
     let stats = sandbox.stats();
     if stats.users_created != rows {
         bail!(
@@ -154,9 +191,9 @@ async fn raw_round(rows: u64, concurrency: usize) -> anyhow::Result<Round> {
     }
     sandbox.shutdown().await;
     Ok(Round {
-        rows_per_second: rows as f64 / elapsed.as_secs_f64(),
+        rows_per_second: rows as f64 / run.wall.as_secs_f64(),
         token_requests: stats.token_requests,
-        peak_rss: None,
+        peak_rss: Some(run.peak_rss),
         summary_seconds: None,
     })
 }
@@ -175,7 +212,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
             if cli_turn {
                 cli.push(cli_round(bench, &roster, rows, None).await?);
             } else {
-                raw.push(raw_round(rows, concurrency).await?);
+                raw.push(raw_round(bench, rows, concurrency).await?);
             }
         }
     }
@@ -211,13 +248,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
         format!("{} (max of {} runs)", mib(cli_peak), cli.len()),
         cli_tokens.to_string(),
     ]);
+    let raw_peak = raw.iter().filter_map(|r| r.peak_rss).max().unwrap_or(0) as f64;
     table.row(vec![
-        "raw `reqwest` loop (ceiling)".into(),
+        "raw `reqwest` loop (ceiling, child process)".into(),
         thousands(rows as f64),
         concurrency.to_string(),
         thousands(raw_rate),
         "1.000".into(),
-        "–".into(),
+        format!("{} (max of {} runs)", mib(raw_peak), raw.len()),
         raw.iter()
             .map(|r| r.token_requests)
             .max()
@@ -242,9 +280,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
              (`pearsana --env local --api-url … --output json users import roster.csv`, default \
              concurrency {concurrency}, no journal) against a fresh in-process sandbox per run. \
              Rows/s count from spawning the process to its exit (startup, CSV parsing and \
-             validation included); peak RSS is the child's `ru_maxrss` from `wait4`. The \
-             ceiling is a raw `reqwest` loop in this process creating the same users at the same \
-             concurrency with one token fetched up front (no CSV, no validation, no journal). \
+             validation included); peak RSS is the child's own `ru_maxrss` (from `wait4` in \
+             a small helper process, so nothing is inherited from the bench process). The \
+             ceiling is a raw `reqwest` loop, also a child process (`pearsana-bench \
+             raw-import`), creating the same users at the same concurrency with one token \
+             fetched up front (no CSV, no validation, no journal). \
              {} alternating rounds per side; every run is checked: the CLI's JSON summary and \
              the sandbox must both count {rows} created users.",
             bench.sizes.import_rounds

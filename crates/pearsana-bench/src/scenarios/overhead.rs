@@ -25,7 +25,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
         method: format!(
             "`pearsana::Client` versus a minimal raw `reqwest` client (`crates/pearsana-bench/src/raw_client.rs`) \
              that sends the same headers (bearer token, `X-API-Version`, a fresh `X-Request-Id`, \
-             `api-version`, `Accept`) and decodes the same typed responses, against the \
+             `api-version`, `User-Agent`, `Accept`) with the SDK's default timeout and decodes \
+             the same typed responses, against the \
              in-process sandbox over loopback. Both use an identically configured \
              `reqwest::Client`. `create user` sends a realistic body (identity, two external \
              references, full profile) with a fresh email each time. Per operation and \

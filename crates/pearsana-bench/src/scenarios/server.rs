@@ -21,48 +21,52 @@ const MIN_SPEEDUP: f64 = 10.0;
 /// Prism checks only that a bearer token is present.
 const PRISM_TOKEN: &str = "prism-accepts-any-bearer-token";
 
-/// A running Prism mock server, killed when dropped.
-struct Prism {
+/// A server running as a child process on a loopback port, killed when dropped.
+struct ServerProcess {
     child: Child,
     url: String,
 }
 
-impl Drop for Prism {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Prism {
-    async fn start(prism: &Path, spec: &Path) -> anyhow::Result<Self> {
+impl ServerProcess {
+    /// Starts `program args… <listen args for port>` and waits until `GET /health` answers.
+    async fn start(
+        name: &str,
+        mut command: Command,
+        listen: impl FnOnce(&mut Command, u16),
+    ) -> anyhow::Result<Self> {
         let port = setup::free_port()?;
-        let child = Command::new(prism)
-            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .arg(spec)
+        listen(&mut command, port);
+        let child = command
             .stdin(Stdio::null())
-            // Prism logs every request; nobody reads it here.
+            // Both log to the console; nobody reads it here.
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("starting {}", prism.display()))?;
-        let mut prism = Self {
+            .with_context(|| format!("starting {name}"))?;
+        let mut server = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
         };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(status) = prism.child.try_wait()? {
-                bail!("prism exited during start-up with {status}");
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{name} exited during start-up with {status}");
             }
-            if let Ok(response) = http.get(format!("{}/health", prism.url)).send().await
+            if let Ok(response) = http.get(format!("{}/health", server.url)).send().await
                 && response.status().is_success()
             {
-                return Ok(prism);
+                return Ok(server);
             }
             if Instant::now() > deadline {
-                bail!("prism did not answer /health within 60 s");
+                bail!("{name} did not answer /health within 60 s");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -94,10 +98,20 @@ where
 /// Runs the scenario.
 pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
     let spec = bench.workspace.join("openapi/pearsana-partner.yaml");
-    let prism_server = Prism::start(&bench.prism, &spec).await?;
-    let sandbox_server = setup::sandbox().await?;
+    let mut prism_command = Command::new(&bench.prism);
+    prism_command.args(["mock", "-h", "127.0.0.1"]).arg(&spec);
+    let prism_server = ServerProcess::start("prism", prism_command, |c, port| {
+        c.args(["-p", &port.to_string()]);
+    })
+    .await?;
+    let mut sandbox_command = Command::new(&bench.cli);
+    sandbox_command.arg("sandbox");
+    let sandbox_server = ServerProcess::start("pearsana sandbox", sandbox_command, |c, port| {
+        c.args(["--listen", &format!("127.0.0.1:{port}")]);
+    })
+    .await?;
     let http = raw_client::http_client(CONCURRENCY)?;
-    let sandbox = setup::raw_client(&sandbox_server.url(), http.clone()).await?;
+    let sandbox = setup::raw_client(&sandbox_server.url, http.clone()).await?;
     let prism = RawClient::new(http, &prism_server.url, PRISM_TOKEN)?;
 
     let mut table = Table::new(&[
@@ -111,9 +125,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
     let mut section = Section {
         title: "4. Sandbox server".into(),
         method: format!(
-            "The in-process sandbox and Prism {} (`prism mock -h 127.0.0.1 -p PORT \
-             openapi/pearsana-partner.yaml`, a Node child process, request log discarded) \
-             serve the same spec. One raw `reqwest` load generator (the baseline client of \
+            "The sandbox (`pearsana sandbox --listen 127.0.0.1:PORT`, release build) and Prism \
+             {} (`prism mock -h 127.0.0.1 -p PORT openapi/pearsana-partner.yaml`, on Node) \
+             serve the same spec, each as a child process with its console output discarded. One raw `reqwest` load generator (the baseline client of \
              scenario 1) drives both at concurrency {CONCURRENCY} with valid requests (bearer \
              token, `X-API-Version`, a realistic `create user` body with a fresh email each \
              time): {} ms warm-up each, then {} alternating rounds of {:.1} s per server.",
@@ -149,14 +163,13 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
 
     section.table = table;
     section.notes.push(
-        "Both servers share the 2 cores with the load generator; the sandbox additionally \
-         shares its process with it. Prism answers from the spec's examples without keeping \
+        "Both servers share the 2 cores with the load generator (this process), so the \
+         faster server is partly limited by the client. Prism answers from the spec's examples without keeping \
          state; the sandbox validates every field, checks a signed JWT and scopes, and stores \
          the users it creates."
             .into(),
     );
-    sandbox_server.shutdown().await;
-    drop(prism_server);
+    drop((sandbox_server, prism_server));
     Ok(section)
 }
 
