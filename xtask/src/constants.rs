@@ -222,17 +222,16 @@ fn render_limits(spec: &OpenAPI, out: &mut String) -> Result<()> {
         .and_then(ReferenceOr::as_item)
     {
         Some(Parameter::Header { parameter_data, .. }) => match &parameter_data.format {
-            openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(s)) => {
-                match &s.schema_kind {
-                    SchemaKind::Type(Type::String(s)) => s.max_length,
-                    _ => None,
-                }
-            }
+            openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(s)) => s
+                .schema_data
+                .extensions
+                .get("x-pearsana-max-length")
+                .and_then(serde_json::Value::as_u64),
             _ => None,
         },
         _ => None,
     }
-    .context("parameter RequestId needs a string schema with maxLength")?;
+    .context("parameter RequestId needs a schema with x-pearsana-max-length")?;
     writeln!(
         out,
         "/// Fewest items a document batch may hold.\npub const BATCH_MIN_ITEMS: usize = {min};\n\
