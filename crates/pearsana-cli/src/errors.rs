@@ -82,21 +82,6 @@ pub fn failure_code(error: &Error) -> String {
     .to_string()
 }
 
-/// Whether the server may have acted on a request that failed with `error`: a server error,
-/// or a connection lost after the request was sent. Throttling (`429`), client errors and
-/// failures before sending are certain not to have been processed. This follows the rules the
-/// SDK's retry policy documents for ambiguous failures.
-pub fn may_have_been_processed(error: &Error) -> bool {
-    let server_side = |status: reqwest::StatusCode| status.is_server_error() || status.is_success();
-    match error {
-        Error::Api(api) => api.status.is_server_error(),
-        Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
-        Error::Decode { status, .. } => status.is_none_or(server_side),
-        Error::UnexpectedStatus { status, .. } => server_side(*status),
-        _ => false,
-    }
-}
-
 /// A row failure from an SDK error.
 pub fn row_failure(error: &Error) -> Failure {
     let class = classify(error);
@@ -104,7 +89,7 @@ pub fn row_failure(error: &Error) -> Failure {
         code: failure_code(error),
         message: error.to_string(),
         stops_import: matches!(class, ErrorClass::Auth | ErrorClass::Config),
-        ambiguous: may_have_been_processed(error),
+        ambiguous: error.may_have_been_processed(),
     }
 }
 
@@ -177,7 +162,7 @@ mod tests {
             source: std::io::Error::other("gone"),
         };
         assert_eq!(failure_code(&file), "FILE_ERROR");
-        assert!(!may_have_been_processed(&file));
+        assert!(!file.may_have_been_processed());
     }
 
     #[test]
@@ -187,14 +172,14 @@ mod tests {
             body: Default::default(),
             request_id: None,
         };
-        assert!(may_have_been_processed(&bad_gateway));
+        assert!(bad_gateway.may_have_been_processed());
         assert_eq!(exit_for(&bad_gateway), Exit::Unavailable);
         let teapot = Error::UnexpectedStatus {
             status: StatusCode::IM_A_TEAPOT,
             body: Default::default(),
             request_id: None,
         };
-        assert!(!may_have_been_processed(&teapot));
+        assert!(!teapot.may_have_been_processed());
         assert_eq!(exit_for(&teapot), Exit::Failed);
     }
 }

@@ -442,6 +442,10 @@ async fn demo_runs_the_whole_flow_offline() {
     assert_eq!(steps[4]["accepted"]["invitation"]["status"], "accepted");
     assert_eq!(steps[5]["documents"].as_array().unwrap().len(), 6);
     assert_eq!(steps[6]["sdkTokenRequests"], 1);
+    assert_eq!(
+        steps[6]["sandbox"]["tokenRequests"], 1,
+        "the sandbox helper call reuses the SDK's token"
+    );
     assert_eq!(steps[6]["sandbox"]["usersCreated"], 13);
     assert!(!run.stdout.contains("eyJ") && !run.stdout.contains("sandbox-secret"));
 

@@ -172,6 +172,36 @@ impl Client {
         self.inner.shared.tokens.requests()
     }
 
+    /// A valid access token (the cached one, or a freshly fetched one under the same
+    /// single-flight rule as every call), for endpoints outside the Partner API spec such as
+    /// the local sandbox's test helpers. The token prints as `[redacted]`; send it with
+    /// [`AccessToken::expose_secret`] and never log it.
+    ///
+    /// ```no_run
+    /// # async fn run(client: pearsana::Client) -> Result<(), pearsana::Error> {
+    /// let token = client.access_token().await?;
+    /// let response = reqwest::Client::new()
+    ///     .get(format!("{}/sandbox/v1/users", client.api_url()))
+    ///     .bearer_auth(token.expose_secret())
+    ///     .send()
+    ///     .await;
+    /// # let _ = response;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn access_token(&self) -> Result<crate::AccessToken> {
+        self.inner
+            .shared
+            .tokens
+            .token()
+            .await
+            .map(|cached| cached.token)
+            .map_err(|source| Error::Auth {
+                source,
+                request_id: None,
+            })
+    }
+
     /// Scopes and timing of the cached token, if there is one (never the token itself).
     pub fn token_status(&self) -> Option<TokenStatus> {
         self.inner.shared.tokens.status()

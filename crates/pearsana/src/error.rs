@@ -453,6 +453,27 @@ impl Error {
         }
     }
 
+    /// Whether the server may have acted on the request although the call failed: the
+    /// connection broke after sending, the call timed out, or the server answered `5xx` (or a
+    /// success whose body could not be read). Repeating a call that is not idempotent
+    /// (invitations, documents) after such an error may create it twice. `false` when the
+    /// request certainly had no effect: it was never sent, no connection was made, or the
+    /// API refused it with a `4xx`.
+    pub fn may_have_been_processed(&self) -> bool {
+        let server_side = |status: StatusCode| status.is_success() || status.is_server_error();
+        match self {
+            Self::Api(e) => e.status.is_server_error(),
+            Self::Transport { source, .. } => {
+                !source.is_builder()
+                    && crate::retry::classify_transport(source).kind
+                        == crate::retry::FailureKind::Ambiguous
+            }
+            Self::Decode { status, .. } => status.is_none_or(server_side),
+            Self::UnexpectedStatus { status, .. } => server_side(*status),
+            _ => false,
+        }
+    }
+
     /// The API error, when this is one.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {

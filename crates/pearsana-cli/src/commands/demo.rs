@@ -191,7 +191,7 @@ async fn run_steps(
         Vec::new(),
     );
     let created = client.create_invitation(&invitation).await?.invitation;
-    let accepted = accept_invitation(&url, &created.invitation_id)
+    let accepted = accept_invitation(&client, &url, &created.invitation_id)
         .await
         .map_err(DemoError::Other)?;
     step(
@@ -280,32 +280,23 @@ async fn run_steps(
 }
 
 /// Accepts an invitation through the sandbox's test helper, as the invited person would. The
-/// helper is not part of the Partner API, so it is called directly with its own token (held
-/// only in this function, never printed).
-async fn accept_invitation(url: &str, invitation_id: &str) -> Result<Value, String> {
+/// helper is not part of the Partner API, so it is called directly, with the SDK client's own
+/// token (never printed).
+async fn accept_invitation(
+    client: &pearsana::Client,
+    url: &str,
+    invitation_id: &str,
+) -> Result<Value, String> {
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{url}{}", pearsana_sandbox::TOKEN_PATH))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEFAULT_CLIENT_ID),
-            ("client_secret", DEFAULT_CLIENT_SECRET),
-        ])
-        .send()
+    let access_token = client
+        .access_token()
         .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| format!("sandbox token request failed: {e}"))?
-        .json()
-        .await
-        .map_err(|e| format!("sandbox token response: {e}"))?;
-    let access_token = token["access_token"]
-        .as_str()
-        .ok_or("sandbox token response had no access_token")?;
+        .map_err(|e| format!("getting a token for the sandbox helper failed: {e}"))?;
     let response = http
         .post(format!(
             "{url}/sandbox/v1/invitations/{invitation_id}:accept"
         ))
-        .bearer_auth(access_token)
+        .bearer_auth(access_token.expose_secret())
         .send()
         .await
         .map_err(|e| format!("accepting the invitation failed: {e}"))?;
