@@ -81,6 +81,41 @@ async fn import_under_failures_and_dropped_connections_creates_every_row_exactly
     assert_users_exactly(&sandbox, (0..200).map(email)).await;
 }
 
+/// Lost answers are the hard case: the user was stored but the CLI never heard so. The SDK's
+/// retry is answered `409 CONFLICT`, which create-or-get turns into `existing`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_with_lost_answers_recovers_through_conflicts_and_creates_every_row_once() {
+    let sandbox = start(Sandbox::builder().lost_answer_rate(0.2).seed(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = users_roster(dir.path(), 150, &[]);
+    let journal = dir.path().join("journal");
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let mut command = pearsana(&sandbox);
+        command
+            .args(["users", "import", "-c", "8"])
+            .arg(&roster)
+            .arg("--journal")
+            .arg(&journal);
+        let run = exec(command).await;
+        let done = run.code == 0;
+        runs.push(run);
+        if done {
+            break;
+        }
+    }
+    let last = runs.last().unwrap();
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let existing: u64 = runs.iter().map(|r| r.count("existing")).sum();
+    let confirmed: u64 = runs.iter().map(|r| r.count("created")).sum::<u64>() + existing;
+    assert_eq!(confirmed, 150, "every row confirmed once across runs");
+    let stats = sandbox.stats();
+    assert!(stats.lost_answers > 0, "answers were lost: {stats:?}");
+    assert!(existing > 0, "lost creations were recovered as existing");
+    assert_eq!(stats.users_created, 150, "no user was created twice");
+    assert_users_exactly(&sandbox, (0..150).map(email)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_import_waits_and_creates_every_row_once() {
     let sandbox = start(Sandbox::builder().rate_limit(Some(25))).await;

@@ -37,7 +37,7 @@ impl AppState {
     pub fn new(config: SandboxConfig) -> Self {
         let faults = &config.faults;
         Self {
-            faults: FaultInjector::new(faults.fail_rate, faults.drop_rate, faults.seed),
+            faults: FaultInjector::new(faults),
             limiter: faults.rate_limit.map(RateLimiter::new),
             signer: TokenSigner::new(),
             store: Store::default(),

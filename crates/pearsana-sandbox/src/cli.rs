@@ -33,9 +33,15 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub fail_rate: f64,
 
-    /// Fraction (0 to 1) of API requests whose connection is closed without an answer.
+    /// Fraction (0 to 1) of API requests whose connection is closed without an answer, before
+    /// processing.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub drop_rate: f64,
+
+    /// Fraction (0 to 1) of API requests that are processed but whose answer is lost (the
+    /// connection is closed instead), so the client cannot tell whether they took effect.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub lost_answer_rate: f64,
 
     /// Delay added to every API and token request, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
@@ -62,6 +68,7 @@ impl SandboxArgs {
             faults: FaultConfig {
                 fail_rate: self.fail_rate,
                 drop_rate: self.drop_rate,
+                lost_answer_rate: self.lost_answer_rate,
                 latency: Duration::from_millis(self.latency),
                 rate_limit: self.rate_limit,
                 seed: self.seed,
@@ -92,11 +99,17 @@ pub fn banner(sandbox: &RunningSandbox) -> String {
         ));
     }
     let f = &config.faults;
-    if f.fail_rate > 0.0 || f.drop_rate > 0.0 || !f.latency.is_zero() || f.rate_limit.is_some() {
+    if f.fail_rate > 0.0
+        || f.drop_rate > 0.0
+        || f.lost_answer_rate > 0.0
+        || !f.latency.is_zero()
+        || f.rate_limit.is_some()
+    {
         lines.push(format!(
-            "  faults:         fail {} drop {} latency {:?} rate limit {} seed {}",
+            "  faults:         fail {} drop {} lost answers {} latency {:?} rate limit {} seed {}",
             f.fail_rate,
             f.drop_rate,
+            f.lost_answer_rate,
             f.latency,
             f.rate_limit.map_or("none".into(), |n| format!("{n}/s")),
             f.seed.map_or("random".into(), |s| s.to_string()),

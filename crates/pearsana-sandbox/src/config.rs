@@ -159,8 +159,11 @@ impl std::str::FromStr for AppClient {
 pub struct FaultConfig {
     /// Fraction of API requests answered `500` before processing.
     pub fail_rate: f64,
-    /// Fraction of API requests whose connection is closed without an answer.
+    /// Fraction of API requests whose connection is closed without an answer, before processing.
     pub drop_rate: f64,
+    /// Fraction of API requests that are processed and whose answer is then lost (the
+    /// connection is closed instead): the ambiguous failure a client must resolve itself.
+    pub lost_answer_rate: f64,
     /// Delay added before each API request and token request.
     pub latency: Duration,
     /// Requests per second allowed per App Client; `None` is unlimited.
@@ -174,6 +177,7 @@ impl Default for FaultConfig {
         Self {
             fail_rate: 0.0,
             drop_rate: 0.0,
+            lost_answer_rate: 0.0,
             latency: Duration::ZERO,
             rate_limit: None,
             seed: None,
@@ -214,6 +218,7 @@ impl SandboxConfig {
         for (name, value) in [
             ("fail rate", self.faults.fail_rate),
             ("drop rate", self.faults.drop_rate),
+            ("lost answer rate", self.faults.lost_answer_rate),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(ConfigError::Fraction { name, value });

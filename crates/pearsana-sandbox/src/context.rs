@@ -72,9 +72,11 @@ pub async fn middleware(
                 tokio::time::sleep(latency).await;
             }
         }
+        let mut lose_answer = false;
         if faulted {
             match app.faults.next() {
                 Fault::None => {}
+                Fault::LoseAnswer => lose_answer = true,
                 Fault::Fail => {
                     bump(&app.stats.injected_failures);
                     return Err(ApiError::internal());
@@ -101,7 +103,15 @@ pub async fn middleware(
                 .get(VERSION_HEADER)
                 .map(HeaderValue::as_bytes),
         )?;
-        Ok(next.run(request).await)
+        let killer = request.extensions().get::<ConnectionKiller>().cloned();
+        let response = next.run(request).await;
+        if lose_answer && let Some(killer) = killer {
+            // The work is done (and stored); only the answer goes missing.
+            bump(&app.stats.lost_answers);
+            killer.0.notify_one();
+            std::future::pending::<()>().await;
+        }
+        Ok(response)
     }
     .await;
 

@@ -1,8 +1,9 @@
 //! Fault injection and rate limiting.
 //!
-//! Which requests are affected is decided in [`crate::context`]: failures, dropped connections
-//! and latency hit the spec's authenticated operations (`/ping` and `/v1/*`); `/health`, the
-//! token endpoint, the spec files and the `/sandbox/v1` helpers are never failed or dropped, so
+//! Which requests are affected is decided in [`crate::context`]: failures, dropped connections,
+//! lost answers and latency hit the spec's authenticated operations (`/ping` and `/v1/*`);
+//! `/health`, the token endpoint, the spec files and the `/sandbox/v1` helpers are never failed
+//! or dropped, so
 //! readiness checks, token requests and test assertions stay deterministic. Latency also
 //! applies to the token endpoint, which lets clients observe concurrent token requests.
 
@@ -20,8 +21,11 @@ pub enum Fault {
     None,
     /// Answer `500 INTERNAL_SERVER_ERROR` without processing.
     Fail,
-    /// Close the connection without answering.
+    /// Close the connection without answering, before processing.
     Drop,
+    /// Process the request, then close the connection without answering: the client cannot
+    /// tell whether its request took effect.
+    LoseAnswer,
 }
 
 /// Draws faults from a seeded random sequence: one draw per affected request, so the same seed
@@ -30,26 +34,28 @@ pub enum Fault {
 pub struct FaultInjector {
     fail_rate: f64,
     drop_rate: f64,
+    lost_answer_rate: f64,
     rng: Mutex<StdRng>,
 }
 
 impl FaultInjector {
     /// An injector; without a seed one is taken from the operating system.
-    pub fn new(fail_rate: f64, drop_rate: f64, seed: Option<u64>) -> Self {
-        let rng = match seed {
+    pub fn new(config: &crate::config::FaultConfig) -> Self {
+        let rng = match config.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
         Self {
-            fail_rate,
-            drop_rate,
+            fail_rate: config.fail_rate,
+            drop_rate: config.drop_rate,
+            lost_answer_rate: config.lost_answer_rate,
             rng: Mutex::new(rng),
         }
     }
 
     /// The fault for the next request.
     pub fn next(&self) -> Fault {
-        if self.fail_rate <= 0.0 && self.drop_rate <= 0.0 {
+        if self.fail_rate <= 0.0 && self.drop_rate <= 0.0 && self.lost_answer_rate <= 0.0 {
             return Fault::None;
         }
         let draw: f64 = self.rng.lock().unwrap_or_else(|e| e.into_inner()).random();
@@ -57,6 +63,8 @@ impl FaultInjector {
             Fault::Drop
         } else if draw < self.drop_rate + self.fail_rate {
             Fault::Fail
+        } else if draw < self.drop_rate + self.fail_rate + self.lost_answer_rate {
+            Fault::LoseAnswer
         } else {
             Fault::None
         }
@@ -99,23 +107,42 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::FaultConfig;
+
+    fn injector(
+        fail_rate: f64,
+        drop_rate: f64,
+        lost_answer_rate: f64,
+        seed: Option<u64>,
+    ) -> FaultInjector {
+        FaultInjector::new(&FaultConfig {
+            fail_rate,
+            drop_rate,
+            lost_answer_rate,
+            seed,
+            ..FaultConfig::default()
+        })
+    }
 
     #[test]
     fn same_seed_gives_the_same_faults() {
-        let a = FaultInjector::new(0.3, 0.3, Some(7));
-        let b = FaultInjector::new(0.3, 0.3, Some(7));
+        let a = injector(0.3, 0.3, 0.2, Some(7));
+        let b = injector(0.3, 0.3, 0.2, Some(7));
         let seq_a: Vec<_> = (0..64).map(|_| a.next()).collect();
         let seq_b: Vec<_> = (0..64).map(|_| b.next()).collect();
         assert_eq!(seq_a, seq_b);
         assert!(seq_a.contains(&Fault::Drop) && seq_a.contains(&Fault::Fail));
+        assert!(seq_a.contains(&Fault::LoseAnswer));
         assert!(seq_a.contains(&Fault::None));
     }
 
     #[test]
     fn rates_of_one_and_zero_are_absolute() {
-        let always = FaultInjector::new(1.0, 0.0, Some(1));
+        let always = injector(1.0, 0.0, 0.0, Some(1));
         assert!((0..32).all(|_| always.next() == Fault::Fail));
-        let never = FaultInjector::new(0.0, 0.0, None);
+        let lost = injector(0.0, 0.0, 1.0, Some(1));
+        assert!((0..32).all(|_| lost.next() == Fault::LoseAnswer));
+        let never = injector(0.0, 0.0, 0.0, None);
         assert!((0..32).all(|_| never.next() == Fault::None));
     }
 

@@ -114,6 +114,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// Fraction of API requests that are processed but answered by closing the connection.
+    pub fn lost_answer_rate(mut self, rate: f64) -> Self {
+        self.config.faults.lost_answer_rate = rate;
+        self
+    }
+
     /// Delay before each API and token request is handled.
     pub fn latency(mut self, latency: Duration) -> Self {
         self.config.faults.latency = latency;

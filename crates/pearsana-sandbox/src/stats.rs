@@ -25,8 +25,10 @@ pub struct SandboxStats {
     pub documents_created: u64,
     /// Requests answered `500` by fault injection.
     pub injected_failures: u64,
-    /// Connections closed without an answer by fault injection.
+    /// Connections closed without an answer by fault injection, before processing.
     pub dropped_connections: u64,
+    /// Requests processed whose answer was then lost by fault injection.
+    pub lost_answers: u64,
     /// Requests answered `429`.
     pub rate_limited: u64,
 }
@@ -41,6 +43,7 @@ pub(crate) struct Stats {
     pub documents_created: AtomicU64,
     pub injected_failures: AtomicU64,
     pub dropped_connections: AtomicU64,
+    pub lost_answers: AtomicU64,
     pub rate_limited: AtomicU64,
     by_operation: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -71,6 +74,7 @@ impl Stats {
             documents_created: load(&self.documents_created),
             injected_failures: load(&self.injected_failures),
             dropped_connections: load(&self.dropped_connections),
+            lost_answers: load(&self.lost_answers),
             rate_limited: load(&self.rate_limited),
         }
     }

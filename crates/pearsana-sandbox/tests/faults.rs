@@ -1,4 +1,4 @@
-//! Fault injection (`--fail-rate`, `--drop-rate`, `--latency`, `--seed`) and the per-client
+//! Fault injection (`--fail-rate`, `--drop-rate`, `--lost-answer-rate`, `--latency`, `--seed`) and the per-client
 //! rate limit (ASSUMPTIONS L1).
 
 mod common;
@@ -56,6 +56,32 @@ async fn dropped_requests_close_the_connection_without_an_answer() {
     assert_eq!(sandbox.stats().users_created, 0);
     // The server itself is fine.
     assert_eq!(get(&sandbox, &token, "/health").await.status, 200);
+}
+
+#[tokio::test]
+async fn lost_answers_close_the_connection_after_the_work_is_done() {
+    let sandbox = Sandbox::builder()
+        .lost_answer_rate(1.0)
+        .spawn()
+        .await
+        .unwrap();
+    let token = token(&sandbox).await;
+    let error = reqwest::Client::new()
+        .post(format!("{}/v1/users", sandbox.url()))
+        .bearer_auth(&token)
+        .header("X-API-Version", pearsana_api::spec::API_VERSION)
+        .json(&user_body("lost@b.io", "SIS", "1"))
+        .send()
+        .await
+        .expect_err("no answer");
+    assert!(error.status().is_none(), "{error}");
+    let stats = sandbox.stats();
+    assert_eq!((stats.lost_answers, stats.dropped_connections), (1, 0));
+    assert_eq!(
+        stats.users_created, 1,
+        "the user was stored although the answer was lost"
+    );
+    assert_eq!(sandbox.users()[0].email, "lost@b.io");
 }
 
 #[tokio::test]
