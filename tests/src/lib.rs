@@ -7,6 +7,10 @@
 #![deny(missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The top-level README, compiled as doc tests so its Rust examples cannot rot.
+#[doc = include_str!("../../README.md")]
+pub mod readme {}
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
