@@ -7,6 +7,32 @@ use std::time::Duration;
 use common::*;
 use pearsana_sandbox::Sandbox;
 
+/// Imports `roster` with a journal, rerunning (at most three runs in all) while rows fail: a
+/// row can still fail after the SDK's last retry, and the documented remedy is to rerun with
+/// the same journal, which sends only the rows not yet confirmed.
+async fn import_with_reruns(
+    sandbox: &pearsana_sandbox::RunningSandbox,
+    roster: &std::path::Path,
+    journal: &std::path::Path,
+) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let mut command = pearsana(sandbox);
+        command
+            .args(["users", "import", "-c", "8"])
+            .arg(roster)
+            .arg("--journal")
+            .arg(journal);
+        let run = exec(command).await;
+        let done = run.code == 0;
+        runs.push(run);
+        if done {
+            break;
+        }
+    }
+    runs
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_import_creates_every_user_once_with_one_token() {
     let sandbox = start(Sandbox::builder()).await;
@@ -47,24 +73,7 @@ async fn import_under_failures_and_dropped_connections_creates_every_row_exactly
     let sandbox = start(Sandbox::builder().fail_rate(0.15).drop_rate(0.05).seed(11)).await;
     let dir = tempfile::tempdir().unwrap();
     let roster = users_roster(dir.path(), 200, &[]);
-    let journal = dir.path().join("journal");
-    // A row can still fail after the SDK's last retry; the documented remedy is to rerun with
-    // the same journal, which sends only the rows not yet confirmed.
-    let mut runs = Vec::new();
-    for _ in 0..3 {
-        let mut command = pearsana(&sandbox);
-        command
-            .args(["users", "import", "-c", "8"])
-            .arg(&roster)
-            .arg("--journal")
-            .arg(&journal);
-        let run = exec(command).await;
-        let done = run.code == 0;
-        runs.push(run);
-        if done {
-            break;
-        }
-    }
+    let runs = import_with_reruns(&sandbox, &roster, &dir.path().join("journal")).await;
     let last = runs.last().unwrap();
     assert_eq!(last.code, 0, "{}", last.stderr);
     let confirmed: u64 = runs
@@ -88,22 +97,7 @@ async fn import_with_lost_answers_recovers_through_conflicts_and_creates_every_r
     let sandbox = start(Sandbox::builder().lost_answer_rate(0.2).seed(5)).await;
     let dir = tempfile::tempdir().unwrap();
     let roster = users_roster(dir.path(), 150, &[]);
-    let journal = dir.path().join("journal");
-    let mut runs = Vec::new();
-    for _ in 0..3 {
-        let mut command = pearsana(&sandbox);
-        command
-            .args(["users", "import", "-c", "8"])
-            .arg(&roster)
-            .arg("--journal")
-            .arg(&journal);
-        let run = exec(command).await;
-        let done = run.code == 0;
-        runs.push(run);
-        if done {
-            break;
-        }
-    }
+    let runs = import_with_reruns(&sandbox, &roster, &dir.path().join("journal")).await;
     let last = runs.last().unwrap();
     assert_eq!(last.code, 0, "{}", last.stderr);
     let existing: u64 = runs.iter().map(|r| r.count("existing")).sum();
