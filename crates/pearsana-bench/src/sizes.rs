@@ -40,8 +40,10 @@ impl Sizes {
     pub fn full() -> Self {
         Self {
             smoke: false,
-            rounds: 5,
-            round: Duration::from_secs(2),
+            // Many short rounds: a stall from elsewhere on the shared machine then moves one
+            // round, not the median.
+            rounds: 10,
+            round: Duration::from_secs(1),
             warmup: Duration::from_millis(500),
             stampede_tasks: 1000,
             stampede_rounds: 7,

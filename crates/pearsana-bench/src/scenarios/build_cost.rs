@@ -68,10 +68,10 @@ fn prepare_workspace(workspace: &Path, scratch: &Path) -> anyhow::Result<()> {
     manifest.insert("workspace".into(), toml::Value::Table(scratch_workspace));
     std::fs::create_dir_all(scratch)?;
     write_if_changed(&scratch.join("Cargo.toml"), &toml::to_string(&manifest)?)?;
+    // Always the workspace's current lock file, so both crates build exactly the versions
+    // the workspace uses (cargo then drops the entries they do not need).
     let lock = std::fs::read_to_string(workspace.join("Cargo.lock"))?;
-    if !scratch.join("Cargo.lock").exists() {
-        std::fs::write(scratch.join("Cargo.lock"), lock)?;
-    }
+    std::fs::write(scratch.join("Cargo.lock"), lock)?;
 
     let source = workspace.join("crates").join(GENERATED);
     let generated_manifest = std::fs::read_to_string(source.join("Cargo.toml"))?;
