@@ -118,9 +118,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
         exactly_one,
     );
     section.notes.push(format!(
-        "Median cold / warm: {:.2}× ({:+.2} ms). A cold stampede includes one token round trip \
-         (the sandbox signs a JWT) that every task waits for; the rest is the same {tasks} \
-         pings.",
+        "Median cold / warm: {:.2}× ({:+.2} ms). A cold stampede adds one token round trip \
+         (the sandbox signs a JWT) that every task waits for; next to {tasks} pings it is \
+         small, so the difference can fall inside the round-to-round spread shown above.",
         ratio(cold_ms, warm_ms),
         cold_ms - warm_ms
     ));
