@@ -187,8 +187,22 @@ fn with_header(body: &str, digest: &str) -> String {
     )
 }
 
-/// Formats Rust source exactly as `cargo fmt` would for this workspace.
+/// Formats Rust source exactly as `cargo fmt` would for this workspace. rustfmt is not always
+/// idempotent on the block doc comments prettyplease writes (a second pass can re-indent a
+/// closing `*/`), so it runs until the text stops changing; `cargo fmt --check` then agrees.
 fn rustfmt(source: &str) -> Result<String> {
+    let mut current = rustfmt_once(source)?;
+    for _ in 0..4 {
+        let next = rustfmt_once(&current)?;
+        if next == current {
+            return Ok(current);
+        }
+        current = next;
+    }
+    bail!("rustfmt did not reach a fixed point on the generated code")
+}
+
+fn rustfmt_once(source: &str) -> Result<String> {
     let mut child = Command::new("rustfmt")
         .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
         .stdin(Stdio::piped())

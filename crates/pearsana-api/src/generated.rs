@@ -559,7 +559,7 @@ pub mod types {
         }
     }
     /**At least one external reference; each namespace may appear only once in a request.
-    */
+     */
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
@@ -663,7 +663,7 @@ pub mod types {
         #[serde(rename = "invitationId")]
         pub invitation_id: ::std::string::String,
         /**`pending`, `accepted` or `expired`. Read as an open set: later versions may add values.
-        */
+         */
         pub status: ::std::string::String,
         /**`new` when no user had this email, so one will be created; `existing` when the email
         already belonged to a user. Read as an open set.

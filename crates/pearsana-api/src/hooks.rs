@@ -56,7 +56,11 @@ impl Hooks {
 
 impl fmt::Debug for Hooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "Hooks(installed)" } else { "Hooks(none)" })
+        f.write_str(if self.0.is_some() {
+            "Hooks(installed)"
+        } else {
+            "Hooks(none)"
+        })
     }
 }
 
