@@ -172,12 +172,92 @@ fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
             )
         }
     };
-    let file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
+    let mut file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
+    syn::visit_mut::VisitMut::visit_file_mut(&mut LineDocs, &mut file);
     Ok(with_header(
         &rustfmt(&prettyplease::unparse(&file))?,
         digest,
     ))
 }
+
+/// Splits every multi-line `#[doc = "..."]` into one attribute per line.
+///
+/// prettyplease prints a multi-line doc attribute as a `/** ... */` block, and rustfmt then
+/// indents the block's continuation lines with the item, so rustdoc reads a description's
+/// second paragraph as an indented code block (and runs it as a doc test). One attribute per
+/// line prints as `///` comments, whose text rustfmt leaves alone. The documentation text is
+/// unchanged.
+struct LineDocs;
+
+impl LineDocs {
+    fn split(attrs: &mut Vec<syn::Attribute>) {
+        if !attrs.iter().any(|a| multi_line_doc(a).is_some()) {
+            return;
+        }
+        let mut out = Vec::with_capacity(attrs.len());
+        for attr in attrs.drain(..) {
+            match multi_line_doc(&attr) {
+                Some(text) => {
+                    for line in text.lines() {
+                        let line = if line.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {line}")
+                        };
+                        out.push(syn::parse_quote!(#[doc = #line]));
+                    }
+                }
+                None => out.push(attr),
+            }
+        }
+        *attrs = out;
+    }
+}
+
+/// The text of a `#[doc = "..."]` attribute that spans several lines.
+fn multi_line_doc(attr: &syn::Attribute) -> Option<String> {
+    let syn::Meta::NameValue(meta) = &attr.meta else {
+        return None;
+    };
+    if !meta.path.is_ident("doc") {
+        return None;
+    }
+    match &meta.value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) if text.value().contains('\n') => Some(text.value()),
+        _ => None,
+    }
+}
+
+macro_rules! split_docs_of {
+    ($($visit:ident: $node:ty),* $(,)?) => {
+        impl syn::visit_mut::VisitMut for LineDocs {
+            $(
+                fn $visit(&mut self, node: &mut $node) {
+                    LineDocs::split(&mut node.attrs);
+                    syn::visit_mut::$visit(self, node);
+                }
+            )*
+        }
+    };
+}
+
+split_docs_of!(
+    visit_item_struct_mut: syn::ItemStruct,
+    visit_item_enum_mut: syn::ItemEnum,
+    visit_item_fn_mut: syn::ItemFn,
+    visit_item_impl_mut: syn::ItemImpl,
+    visit_item_mod_mut: syn::ItemMod,
+    visit_item_const_mut: syn::ItemConst,
+    visit_item_type_mut: syn::ItemType,
+    visit_item_trait_mut: syn::ItemTrait,
+    visit_impl_item_fn_mut: syn::ImplItemFn,
+    visit_trait_item_fn_mut: syn::TraitItemFn,
+    visit_field_mut: syn::Field,
+    visit_variant_mut: syn::Variant,
+);
 
 /// Prefixes the "generated, do not edit" header naming the spec and its content hash.
 fn with_header(body: &str, digest: &str) -> String {

@@ -71,10 +71,9 @@ pub mod types {
             Default::default()
         }
     }
-    /**Result of one batch item: `document` is present when `status` is `created`, `error` when
-    it is `failed`.
-    This is a contract decision; the public documentation does not state it.
-    */
+    /// Result of one batch item: `document` is present when `status` is `created`, `error` when
+    /// it is `failed`.
+    /// This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
@@ -269,9 +268,8 @@ pub mod types {
         ///The user the document was stored for.
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
-        /**The verification intent applied. `store_only` and `attest` are known; read as an
-        open set because later versions may add intents.
-        */
+        /// The verification intent applied. `store_only` and `attest` are known; read as an
+        /// open set because later versions may add intents.
         #[serde(rename = "verificationIntent")]
         pub verification_intent: ::std::string::String,
     }
@@ -299,11 +297,10 @@ pub mod types {
             Default::default()
         }
     }
-    /**Machine-readable error code. Each code has one HTTP status: `VALIDATION_ERROR` and
-    `INVALID_API_VERSION` 400, `UNAUTHORIZED` 401, `FORBIDDEN` and `INSUFFICIENT_SCOPE` 403,
-    `NOT_FOUND` 404, `CONFLICT` and `EXTERNAL_REF_CONFLICT` 409, `UNSUPPORTED_API_VERSION`
-    410, `TOO_MANY_REQUESTS` 429, `INTERNAL_SERVER_ERROR` 500.
-    */
+    /// Machine-readable error code. Each code has one HTTP status: `VALIDATION_ERROR` and
+    /// `INVALID_API_VERSION` 400, `UNAUTHORIZED` 401, `FORBIDDEN` and `INSUFFICIENT_SCOPE` 403,
+    /// `NOT_FOUND` 404, `CONFLICT` and `EXTERNAL_REF_CONFLICT` 409, `UNSUPPORTED_API_VERSION`
+    /// 410, `TOO_MANY_REQUESTS` 429, `INTERNAL_SERVER_ERROR` 500.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -391,9 +388,8 @@ pub mod types {
             value.parse()
         }
     }
-    /**Extra facts about an error. Which fields appear depends on the code; unknown fields may
-    be added later and must be ignored.
-    */
+    /// Extra facts about an error. Which fields appear depends on the code; unknown fields may
+    /// be added later and must be ignored.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -478,17 +474,15 @@ pub mod types {
             Default::default()
         }
     }
-    /**A partner system's identifier for a person, such as a student number in the SIS. The
-    namespace is stored lowercase and the external id trimmed of surrounding whitespace;
-    within one organisation a reference is linked to at most one user.
-    */
+    /// A partner system's identifier for a person, such as a student number in the SIS. The
+    /// namespace is stored lowercase and the external id trimmed of surrounding whitespace;
+    /// within one organisation a reference is linked to at most one user.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
     pub struct ExternalReference {
-        /**The identifier of the person in that system; surrounding whitespace is trimmed, so it
-        must contain at least one non-blank character.
-        */
+        /// The identifier of the person in that system; surrounding whitespace is trimmed, so it
+        /// must contain at least one non-blank character.
         #[serde(rename = "externalId")]
         pub external_id: ExternalReferenceExternalId,
         ///The partner system the identifier comes from, e.g. `SIS`, `LMS` or `PEARSANA`.
@@ -499,9 +493,8 @@ pub mod types {
             Default::default()
         }
     }
-    /**The identifier of the person in that system; surrounding whitespace is trimmed, so it
-    must contain at least one non-blank character.
-    */
+    /// The identifier of the person in that system; surrounding whitespace is trimmed, so it
+    /// must contain at least one non-blank character.
     #[derive(
         ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
     )]
@@ -558,8 +551,7 @@ pub mod types {
                 })
         }
     }
-    /**At least one external reference; each namespace may appear only once in a request.
-     */
+    /// At least one external reference; each namespace may appear only once in a request.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
@@ -662,12 +654,10 @@ pub mod types {
         ///Identifier of the invitation.
         #[serde(rename = "invitationId")]
         pub invitation_id: ::std::string::String,
-        /**`pending`, `accepted` or `expired`. Read as an open set: later versions may add values.
-         */
+        /// `pending`, `accepted` or `expired`. Read as an open set: later versions may add values.
         pub status: ::std::string::String,
-        /**`new` when no user had this email, so one will be created; `existing` when the email
-        already belonged to a user. Read as an open set.
-        */
+        /// `new` when no user had this email, so one will be created; `existing` when the email
+        /// already belonged to a user. Read as an open set.
         #[serde(rename = "userState")]
         pub user_state: ::std::string::String,
     }
@@ -713,42 +703,37 @@ pub mod types {
             Default::default()
         }
     }
-    /**One item of a batch: everything a single submission takes, plus an identifier that is
-    unique within the batch and is repeated on the item's result.
-    */
+    /// One item of a batch: everything a single submission takes, plus an identifier that is
+    /// unique within the batch and is repeated on the item's result.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
     pub struct SubmitDocumentBatchItem {
-        /**The partner's reference for the attestation. Only allowed when
-        `verificationIntent` is `attest`; otherwise the request fails with
-        `400 VALIDATION_ERROR`.
-        This is a contract decision; the public documentation does not state it.
-        */
+        /// The partner's reference for the attestation. Only allowed when
+        /// `verificationIntent` is `attest`; otherwise the request fails with
+        /// `400 VALIDATION_ERROR`.
+        /// This is a contract decision; the public documentation does not state it.
         #[serde(
             rename = "attestationReferenceId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub attestation_reference_id: ::std::option::Option<::std::string::String>,
-        /**Kind of document. The documented types and their categories are
-        `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
-        `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
-        `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
-        non-empty value is accepted with the category `other`.
-        This is a contract decision; the public documentation does not state it.
-        */
+        /// Kind of document. The documented types and their categories are
+        /// `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
+        /// `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
+        /// `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
+        /// non-empty value is accepted with the category `other`.
+        /// This is a contract decision; the public documentation does not state it.
         #[serde(rename = "documentType")]
         pub document_type: SubmitDocumentBatchItemDocumentType,
         #[serde(rename = "externalReference")]
         pub external_reference: ExternalReference,
-        /**The file's bytes, standard base64 with padding. Must decode to between 1 byte and
-        10 MiB (10485760 bytes).
-        This is a contract decision; the public documentation does not state it.
-        */
+        /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
+        /// 10 MiB (10485760 bytes).
+        /// This is a contract decision; the public documentation does not state it.
         pub file: SubmitDocumentBatchItemFile,
-        /**Original file name. Its extension decides the stored MIME type; without a filename
-        the MIME type is `application/octet-stream`.
-        */
+        /// Original file name. Its extension decides the stored MIME type; without a filename
+        /// the MIME type is `application/octet-stream`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub filename: ::std::option::Option<::std::string::String>,
         ///Caller-chosen identifier of the item, unique within the batch.
@@ -784,13 +769,12 @@ pub mod types {
             Default::default()
         }
     }
-    /**Kind of document. The documented types and their categories are
-    `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
-    `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
-    `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
-    non-empty value is accepted with the category `other`.
-    This is a contract decision; the public documentation does not state it.
-    */
+    /// Kind of document. The documented types and their categories are
+    /// `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
+    /// `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
+    /// `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
+    /// non-empty value is accepted with the category `other`.
+    /// This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
     )]
@@ -842,10 +826,9 @@ pub mod types {
                 })
         }
     }
-    /**The file's bytes, standard base64 with padding. Must decode to between 1 byte and
-    10 MiB (10485760 bytes).
-    This is a contract decision; the public documentation does not state it.
-    */
+    /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
+    /// 10 MiB (10485760 bytes).
+    /// This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
     )]
@@ -981,35 +964,31 @@ pub mod types {
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
     pub struct SubmitDocumentRequest {
-        /**The partner's reference for the attestation. Only allowed when
-        `verificationIntent` is `attest`; otherwise the request fails with
-        `400 VALIDATION_ERROR`.
-        This is a contract decision; the public documentation does not state it.
-        */
+        /// The partner's reference for the attestation. Only allowed when
+        /// `verificationIntent` is `attest`; otherwise the request fails with
+        /// `400 VALIDATION_ERROR`.
+        /// This is a contract decision; the public documentation does not state it.
         #[serde(
             rename = "attestationReferenceId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub attestation_reference_id: ::std::option::Option<::std::string::String>,
-        /**Kind of document. The documented types and their categories are
-        `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
-        `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
-        `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
-        non-empty value is accepted with the category `other`.
-        This is a contract decision; the public documentation does not state it.
-        */
+        /// Kind of document. The documented types and their categories are
+        /// `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
+        /// `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
+        /// `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
+        /// non-empty value is accepted with the category `other`.
+        /// This is a contract decision; the public documentation does not state it.
         #[serde(rename = "documentType")]
         pub document_type: SubmitDocumentRequestDocumentType,
         #[serde(rename = "externalReference")]
         pub external_reference: ExternalReference,
-        /**The file's bytes, standard base64 with padding. Must decode to between 1 byte and
-        10 MiB (10485760 bytes).
-        This is a contract decision; the public documentation does not state it.
-        */
+        /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
+        /// 10 MiB (10485760 bytes).
+        /// This is a contract decision; the public documentation does not state it.
         pub file: SubmitDocumentRequestFile,
-        /**Original file name. Its extension decides the stored MIME type; without a filename
-        the MIME type is `application/octet-stream`.
-        */
+        /// Original file name. Its extension decides the stored MIME type; without a filename
+        /// the MIME type is `application/octet-stream`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub filename: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -1030,13 +1009,12 @@ pub mod types {
             Default::default()
         }
     }
-    /**Kind of document. The documented types and their categories are
-    `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
-    `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
-    `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
-    non-empty value is accepted with the category `other`.
-    This is a contract decision; the public documentation does not state it.
-    */
+    /// Kind of document. The documented types and their categories are
+    /// `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
+    /// `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
+    /// `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
+    /// non-empty value is accepted with the category `other`.
+    /// This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
     )]
@@ -1088,10 +1066,9 @@ pub mod types {
                 })
         }
     }
-    /**The file's bytes, standard base64 with padding. Must decode to between 1 byte and
-    10 MiB (10485760 bytes).
-    This is a contract decision; the public documentation does not state it.
-    */
+    /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
+    /// 10 MiB (10485760 bytes).
+    /// This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
     )]
@@ -1208,11 +1185,10 @@ pub mod types {
             Default::default()
         }
     }
-    /**What Pearsana should do with the document once stored: `store_only` keeps it,
-    `attest` records an attestation (then `attestationReferenceId` may be given). Any
-    value other than `store_only` needs the `partners.verifications:write` scope.
-    This is a contract decision; the public documentation does not state it.
-    */
+    /// What Pearsana should do with the document once stored: `store_only` keeps it,
+    /// `attest` records an attestation (then `attestationReferenceId` may be given). Any
+    /// value other than `store_only` needs the `partners.verifications:write` scope.
+    /// This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -3493,7 +3469,35 @@ pub mod types {
     }
 }
 #[derive(Clone, Debug)]
-#[doc = "Client for Pearsana Partner API\n\nServer-to-server API through which trusted partner organisations (universities, student\ninformation and learning systems, admissions platforms) create users, invite students and\nsubmit documents such as transcripts and certificates into Pearsana.\n\n**Authentication.** Every operation except `GET /health` needs a bearer access token from the\nOAuth 2.0 client credentials grant (see the `partnerOAuth` security scheme). Tokens are short\nlived; request a new one shortly before the current one expires.\n\n**Versioning.** The API is versioned by date. Send the version you built against in the\n`X-API-Version` header; it is mandatory on every `/v1/*` operation. Every response, errors\nincluded, reports the applied, latest and oldest supported versions in the\n`X-API-Version`, `X-API-Version-Latest` and `X-API-Version-Supported` headers. A version older\nthan the oldest supported one is answered `410 Gone`.\n\n**Request IDs.** Each response carries an `X-Request-Id` header. Send your own (1 to 128\nvisible ASCII characters) to have it used instead of a generated one; it is repeated in the\nbody of every error, which makes it the key for support requests.\n\n**Errors.** Every error uses the same envelope: `{\"error\": {\"code\", \"message\", \"details\"?,\n\"requestId\"}}`, where `code` is one of the machine-readable codes of `ErrorCode`.\n\nItems marked with `x-pearsana-assumption: true` describe behaviour that the public\ndocumentation does not state; this contract fixes it so that clients and the local sandbox\nagree.\n\n\nVersion: 2026-01-30"]
+/// Client for Pearsana Partner API
+///
+/// Server-to-server API through which trusted partner organisations (universities, student
+/// information and learning systems, admissions platforms) create users, invite students and
+/// submit documents such as transcripts and certificates into Pearsana.
+///
+/// **Authentication.** Every operation except `GET /health` needs a bearer access token from the
+/// OAuth 2.0 client credentials grant (see the `partnerOAuth` security scheme). Tokens are short
+/// lived; request a new one shortly before the current one expires.
+///
+/// **Versioning.** The API is versioned by date. Send the version you built against in the
+/// `X-API-Version` header; it is mandatory on every `/v1/*` operation. Every response, errors
+/// included, reports the applied, latest and oldest supported versions in the
+/// `X-API-Version`, `X-API-Version-Latest` and `X-API-Version-Supported` headers. A version older
+/// than the oldest supported one is answered `410 Gone`.
+///
+/// **Request IDs.** Each response carries an `X-Request-Id` header. Send your own (1 to 128
+/// visible ASCII characters) to have it used instead of a generated one; it is repeated in the
+/// body of every error, which makes it the key for support requests.
+///
+/// **Errors.** Every error uses the same envelope: `{"error": {"code", "message", "details"?,
+/// "requestId"}}`, where `code` is one of the machine-readable codes of `ErrorCode`.
+///
+/// Items marked with `x-pearsana-assumption: true` describe behaviour that the public
+/// documentation does not state; this contract fixes it so that clients and the local sandbox
+/// agree.
+///
+///
+/// Version: 2026-01-30
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -3558,224 +3562,224 @@ const _: () = {
     }
 };
 impl Client {
-    /**Check service health
-
-    Reports whether the API is up. Needs no credentials, so it suits load balancers and
-    monitoring. `X-API-Version` may be sent but is not required; without it the latest
-    version applies.
-
-
-    Sends a `GET` request to `/health`
-
-    Arguments:
-    - `x_api_version`: The API version (a date, `YYYY-MM-DD`). Optional here; when absent the latest version
-    applies. When present it is checked as on the `/v1` operations.
-    This is a contract decision; the public documentation does not state it.
-
-    - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
-    and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
-    replaced by a generated UUID rather than refused, so the schema accepts any string;
-    `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
-    This is a contract decision; the public documentation does not state it.
-
-    ```ignore
-    let response = client.get_health()
-        .x_api_version(x_api_version)
-        .x_request_id(x_request_id)
-        .send()
-        .await;
-    ```*/
+    /// Check service health
+    ///
+    /// Reports whether the API is up. Needs no credentials, so it suits load balancers and
+    /// monitoring. `X-API-Version` may be sent but is not required; without it the latest
+    /// version applies.
+    ///
+    ///
+    /// Sends a `GET` request to `/health`
+    ///
+    /// Arguments:
+    /// - `x_api_version`: The API version (a date, `YYYY-MM-DD`). Optional here; when absent the latest version
+    /// applies. When present it is checked as on the `/v1` operations.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
+    /// and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
+    /// replaced by a generated UUID rather than refused, so the schema accepts any string;
+    /// `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// ```ignore
+    /// let response = client.get_health()
+    ///     .x_api_version(x_api_version)
+    ///     .x_request_id(x_request_id)
+    ///     .send()
+    ///     .await;
+    /// ```
     pub fn get_health(&self) -> builder::GetHealth<'_> {
         builder::GetHealth::new(self)
     }
-    /**Check credentials
-
-    Confirms that an access token is accepted and shows which App Client it belongs to and
-    which scopes it carries. Use it to verify an integration's credentials before calling the
-    write operations. `X-API-Version` may be sent but is not required.
-
-
-    Sends a `GET` request to `/ping`
-
-    Arguments:
-    - `x_api_version`: The API version (a date, `YYYY-MM-DD`). Optional here; when absent the latest version
-    applies. When present it is checked as on the `/v1` operations.
-    This is a contract decision; the public documentation does not state it.
-
-    - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
-    and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
-    replaced by a generated UUID rather than refused, so the schema accepts any string;
-    `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
-    This is a contract decision; the public documentation does not state it.
-
-    ```ignore
-    let response = client.ping()
-        .x_api_version(x_api_version)
-        .x_request_id(x_request_id)
-        .send()
-        .await;
-    ```*/
+    /// Check credentials
+    ///
+    /// Confirms that an access token is accepted and shows which App Client it belongs to and
+    /// which scopes it carries. Use it to verify an integration's credentials before calling the
+    /// write operations. `X-API-Version` may be sent but is not required.
+    ///
+    ///
+    /// Sends a `GET` request to `/ping`
+    ///
+    /// Arguments:
+    /// - `x_api_version`: The API version (a date, `YYYY-MM-DD`). Optional here; when absent the latest version
+    /// applies. When present it is checked as on the `/v1` operations.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
+    /// and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
+    /// replaced by a generated UUID rather than refused, so the schema accepts any string;
+    /// `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// ```ignore
+    /// let response = client.ping()
+    ///     .x_api_version(x_api_version)
+    ///     .x_request_id(x_request_id)
+    ///     .send()
+    ///     .await;
+    /// ```
     pub fn ping(&self) -> builder::Ping<'_> {
         builder::Ping::new(self)
     }
-    /**Create a user
-
-    Creates a user in the caller's organisation and links the given external references to
-    it. Emails are unique per organisation regardless of case: creating a user whose email
-    already exists is answered `409 CONFLICT` with the existing user's id, which also makes a
-    repeated create safe to detect. External references follow the same normalisation as
-    invitations (namespace lowercased, external id trimmed), namespaces must be unique within
-    the request, and a reference already linked to another user is answered
-    `409 EXTERNAL_REF_CONFLICT`.
-    The conflict details, the namespace uniqueness rule and the normalisation of
-    references on this operation are decided by this contract (ASSUMPTIONS U1 to U3),
-    not by the docs.
-
-
-    Sends a `POST` request to `/v1/users`
-
-    Arguments:
-    - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
-    date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
-    UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
-    This is a contract decision; the public documentation does not state it.
-
-    - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
-    and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
-    replaced by a generated UUID rather than refused, so the schema accepts any string;
-    `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
-    This is a contract decision; the public documentation does not state it.
-
-    - `body`
-    ```ignore
-    let response = client.create_user()
-        .x_api_version(x_api_version)
-        .x_request_id(x_request_id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    /// Create a user
+    ///
+    /// Creates a user in the caller's organisation and links the given external references to
+    /// it. Emails are unique per organisation regardless of case: creating a user whose email
+    /// already exists is answered `409 CONFLICT` with the existing user's id, which also makes a
+    /// repeated create safe to detect. External references follow the same normalisation as
+    /// invitations (namespace lowercased, external id trimmed), namespaces must be unique within
+    /// the request, and a reference already linked to another user is answered
+    /// `409 EXTERNAL_REF_CONFLICT`.
+    /// The conflict details, the namespace uniqueness rule and the normalisation of
+    /// references on this operation are decided by this contract (ASSUMPTIONS U1 to U3),
+    /// not by the docs.
+    ///
+    ///
+    /// Sends a `POST` request to `/v1/users`
+    ///
+    /// Arguments:
+    /// - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
+    /// date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
+    /// UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
+    /// and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
+    /// replaced by a generated UUID rather than refused, so the schema accepts any string;
+    /// `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `body`
+    /// ```ignore
+    /// let response = client.create_user()
+    ///     .x_api_version(x_api_version)
+    ///     .x_request_id(x_request_id)
+    ///     .body(body)
+    ///     .send()
+    ///     .await;
+    /// ```
     pub fn create_user(&self) -> builder::CreateUser<'_> {
         builder::CreateUser::new(self)
     }
-    /**Invite a user
-
-    Invites a person by email to link the given external references to their Pearsana
-    account. The invitation stays `pending` until the person accepts it; only then are the
-    references linked. `userState` tells whether the email already belonged to a user
-    (`existing`) or a new user will be created (`new`). Emails and namespaces are stored
-    lowercase, external ids trimmed, and namespaces must be unique within the request.
-    Needs both the invitations and the external-references write scopes.
-    That references are linked only on acceptance and that `userState` is derived from
-    the email are decided by this contract (ASSUMPTIONS U4), not by the docs.
-
-
-    Sends a `POST` request to `/v1/invitations`
-
-    Arguments:
-    - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
-    date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
-    UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
-    This is a contract decision; the public documentation does not state it.
-
-    - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
-    and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
-    replaced by a generated UUID rather than refused, so the schema accepts any string;
-    `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
-    This is a contract decision; the public documentation does not state it.
-
-    - `body`
-    ```ignore
-    let response = client.create_invitation()
-        .x_api_version(x_api_version)
-        .x_request_id(x_request_id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    /// Invite a user
+    ///
+    /// Invites a person by email to link the given external references to their Pearsana
+    /// account. The invitation stays `pending` until the person accepts it; only then are the
+    /// references linked. `userState` tells whether the email already belonged to a user
+    /// (`existing`) or a new user will be created (`new`). Emails and namespaces are stored
+    /// lowercase, external ids trimmed, and namespaces must be unique within the request.
+    /// Needs both the invitations and the external-references write scopes.
+    /// That references are linked only on acceptance and that `userState` is derived from
+    /// the email are decided by this contract (ASSUMPTIONS U4), not by the docs.
+    ///
+    ///
+    /// Sends a `POST` request to `/v1/invitations`
+    ///
+    /// Arguments:
+    /// - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
+    /// date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
+    /// UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
+    /// and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
+    /// replaced by a generated UUID rather than refused, so the schema accepts any string;
+    /// `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `body`
+    /// ```ignore
+    /// let response = client.create_invitation()
+    ///     .x_api_version(x_api_version)
+    ///     .x_request_id(x_request_id)
+    ///     .body(body)
+    ///     .send()
+    ///     .await;
+    /// ```
     pub fn create_invitation(&self) -> builder::CreateInvitation<'_> {
         builder::CreateInvitation::new(self)
     }
-    /**Submit one document
-
-    Stores one document for the user that an external reference is linked to. The file is
-    sent base64-encoded and must decode to between 1 byte and 10 MiB; its MIME type is taken
-    from the filename's extension, or `application/octet-stream` without one. A reference
-    that is not linked to any user is answered `404 NOT_FOUND`.
-
-    Scopes: `partners.documents:write` and `partners.externalRefs:read` are always needed.
-    A `verificationIntent` other than `store_only` additionally needs
-    `partners.verifications:write`; without it the request is answered
-    `403 INSUFFICIENT_SCOPE`.
-    The response body, the size limit, the MIME rule and the error cases are decided by
-    this contract (ASSUMPTIONS D1 to D4); the documentation page stops before them.
-
-
-    Sends a `POST` request to `/v1/documents:submit`
-
-    Arguments:
-    - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
-    date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
-    UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
-    This is a contract decision; the public documentation does not state it.
-
-    - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
-    and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
-    replaced by a generated UUID rather than refused, so the schema accepts any string;
-    `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
-    This is a contract decision; the public documentation does not state it.
-
-    - `body`
-    ```ignore
-    let response = client.submit_document()
-        .x_api_version(x_api_version)
-        .x_request_id(x_request_id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    /// Submit one document
+    ///
+    /// Stores one document for the user that an external reference is linked to. The file is
+    /// sent base64-encoded and must decode to between 1 byte and 10 MiB; its MIME type is taken
+    /// from the filename's extension, or `application/octet-stream` without one. A reference
+    /// that is not linked to any user is answered `404 NOT_FOUND`.
+    ///
+    /// Scopes: `partners.documents:write` and `partners.externalRefs:read` are always needed.
+    /// A `verificationIntent` other than `store_only` additionally needs
+    /// `partners.verifications:write`; without it the request is answered
+    /// `403 INSUFFICIENT_SCOPE`.
+    /// The response body, the size limit, the MIME rule and the error cases are decided by
+    /// this contract (ASSUMPTIONS D1 to D4); the documentation page stops before them.
+    ///
+    ///
+    /// Sends a `POST` request to `/v1/documents:submit`
+    ///
+    /// Arguments:
+    /// - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
+    /// date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
+    /// UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
+    /// and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
+    /// replaced by a generated UUID rather than refused, so the schema accepts any string;
+    /// `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `body`
+    /// ```ignore
+    /// let response = client.submit_document()
+    ///     .x_api_version(x_api_version)
+    ///     .x_request_id(x_request_id)
+    ///     .body(body)
+    ///     .send()
+    ///     .await;
+    /// ```
     pub fn submit_document(&self) -> builder::SubmitDocument<'_> {
         builder::SubmitDocument::new(self)
     }
-    /**Submit up to 25 documents
-
-    Submits between 1 and 25 documents in one request. The envelope is checked first: an
-    empty list, more than 25 items or a repeated `itemId` rejects the whole request with
-    `400 VALIDATION_ERROR` and nothing is stored. If any item asks for a
-    `verificationIntent` other than `store_only` and the token lacks
-    `partners.verifications:write`, the whole request is answered `403 INSUFFICIENT_SCOPE`.
-
-    Otherwise the answer is `200` with one result per item, in request order, and a summary.
-    Items succeed or fail on their own; a failed item can be submitted again by itself.
-    Scopes: `partners.documents:write` and `partners.externalRefs:read`, plus
-    `partners.verifications:write` when any item needs it.
-    The envelope checks, the per-item result layout and the summary are decided by this
-    contract (ASSUMPTIONS D5); the documentation page stops before the response.
-
-
-    Sends a `POST` request to `/v1/documents:submitBatch`
-
-    Arguments:
-    - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
-    date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
-    UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
-    This is a contract decision; the public documentation does not state it.
-
-    - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
-    and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
-    replaced by a generated UUID rather than refused, so the schema accepts any string;
-    `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
-    This is a contract decision; the public documentation does not state it.
-
-    - `body`
-    ```ignore
-    let response = client.submit_document_batch()
-        .x_api_version(x_api_version)
-        .x_request_id(x_request_id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    /// Submit up to 25 documents
+    ///
+    /// Submits between 1 and 25 documents in one request. The envelope is checked first: an
+    /// empty list, more than 25 items or a repeated `itemId` rejects the whole request with
+    /// `400 VALIDATION_ERROR` and nothing is stored. If any item asks for a
+    /// `verificationIntent` other than `store_only` and the token lacks
+    /// `partners.verifications:write`, the whole request is answered `403 INSUFFICIENT_SCOPE`.
+    ///
+    /// Otherwise the answer is `200` with one result per item, in request order, and a summary.
+    /// Items succeed or fail on their own; a failed item can be submitted again by itself.
+    /// Scopes: `partners.documents:write` and `partners.externalRefs:read`, plus
+    /// `partners.verifications:write` when any item needs it.
+    /// The envelope checks, the per-item result layout and the summary are decided by this
+    /// contract (ASSUMPTIONS D5); the documentation page stops before the response.
+    ///
+    ///
+    /// Sends a `POST` request to `/v1/documents:submitBatch`
+    ///
+    /// Arguments:
+    /// - `x_api_version`: The API version (a date, `YYYY-MM-DD`) the caller was built against. Missing or not a
+    /// date: `400 INVALID_API_VERSION`. Older than the oldest supported version: `410
+    /// UNSUPPORTED_API_VERSION`. Newer than the latest version: `400 INVALID_API_VERSION`.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `x_request_id`: Caller-chosen identifier for this request, echoed in the `X-Request-Id` response header
+    /// and in `error.requestId`. A value that is not 1 to 128 visible ASCII characters is
+    /// replaced by a generated UUID rather than refused, so the schema accepts any string;
+    /// `x-pearsana-max-length` and `x-pearsana-pattern` state which values are echoed.
+    /// This is a contract decision; the public documentation does not state it.
+    ///
+    /// - `body`
+    /// ```ignore
+    /// let response = client.submit_document_batch()
+    ///     .x_api_version(x_api_version)
+    ///     .x_request_id(x_request_id)
+    ///     .body(body)
+    ///     .send()
+    ///     .await;
+    /// ```
     pub fn submit_document_batch(&self) -> builder::SubmitDocumentBatch<'_> {
         builder::SubmitDocumentBatch::new(self)
     }
@@ -3789,9 +3793,9 @@ pub mod builder {
         ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
         ResponseValue, encode_path,
     };
-    /**Builder for [`Client::get_health`]
-
-    [`Client::get_health`]: super::Client::get_health*/
+    /// Builder for [`Client::get_health`]
+    ///
+    /// [`Client::get_health`]: super::Client::get_health
     #[derive(Debug, Clone)]
     pub struct GetHealth<'a> {
         client: &'a super::Client,
@@ -3883,9 +3887,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::ping`]
-
-    [`Client::ping`]: super::Client::ping*/
+    /// Builder for [`Client::ping`]
+    ///
+    /// [`Client::ping`]: super::Client::ping
     #[derive(Debug, Clone)]
     pub struct Ping<'a> {
         client: &'a super::Client,
@@ -3983,9 +3987,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::create_user`]
-
-    [`Client::create_user`]: super::Client::create_user*/
+    /// Builder for [`Client::create_user`]
+    ///
+    /// [`Client::create_user`]: super::Client::create_user
     #[derive(Debug, Clone)]
     pub struct CreateUser<'a> {
         client: &'a super::Client,
@@ -4111,9 +4115,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::create_invitation`]
-
-    [`Client::create_invitation`]: super::Client::create_invitation*/
+    /// Builder for [`Client::create_invitation`]
+    ///
+    /// [`Client::create_invitation`]: super::Client::create_invitation
     #[derive(Debug, Clone)]
     pub struct CreateInvitation<'a> {
         client: &'a super::Client,
@@ -4244,9 +4248,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::submit_document`]
-
-    [`Client::submit_document`]: super::Client::submit_document*/
+    /// Builder for [`Client::submit_document`]
+    ///
+    /// [`Client::submit_document`]: super::Client::submit_document
     #[derive(Debug, Clone)]
     pub struct SubmitDocument<'a> {
         client: &'a super::Client,
@@ -4375,9 +4379,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::submit_document_batch`]
-
-    [`Client::submit_document_batch`]: super::Client::submit_document_batch*/
+    /// Builder for [`Client::submit_document_batch`]
+    ///
+    /// [`Client::submit_document_batch`]: super::Client::submit_document_batch
     #[derive(Debug, Clone)]
     pub struct SubmitDocumentBatch<'a> {
         client: &'a super::Client,

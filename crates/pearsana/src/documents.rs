@@ -353,8 +353,13 @@ impl Client {
         validate::batch_items(&mut problems, &items);
         problems.into_result()?;
         let order: Vec<String> = items.iter().map(|i| i.item_id.to_string()).collect();
-        let chunks: Vec<Vec<types::SubmitDocumentBatchItem>> =
-            items.chunks(BATCH_MAX_ITEMS).map(<[_]>::to_vec).collect();
+        // Move the items into their requests: a document batch can be hundreds of MiB of
+        // base64, so a copy per chunk would double the peak memory.
+        let mut items = items.into_iter().peekable();
+        let mut chunks: Vec<Vec<types::SubmitDocumentBatchItem>> = Vec::new();
+        while items.peek().is_some() {
+            chunks.push(items.by_ref().take(BATCH_MAX_ITEMS).collect());
+        }
         let mut results: HashMap<String, std::result::Result<types::Document, ItemError>> =
             HashMap::new();
         let mut stream = futures_util::stream::iter(chunks)

@@ -375,10 +375,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
          request body at the same time needs at least 2.67× the payload (the \
          \"items, then `serde_json::to_vec`\" reference). Any call through the generated \
          client is in that case: its `send()` keeps the typed body alive while the serialised \
-         copy is on the wire. Each SDK path measured here holds one more full copy of the \
-         encoded items: `submit_document_batch` takes `&request` and clones it into the \
-         builder, and `submit_documents` clones every chunk of its (owned) items. The \
-         streamed reference, which encodes each file straight into one pre-sized body, shows \
+         copy is on the wire. `submit_documents` moves its owned items into the requests and \
+         sits at that floor; `submit_document_batch` takes `&request` and clones it into the \
+         builder, one more full copy of the encoded items. The streamed reference, which encodes each file straight into one pre-sized body, shows \
          what the 2.5× target asks for: the body must be produced without a second full copy \
          of the items."
     ));
