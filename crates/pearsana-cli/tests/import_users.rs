@@ -7,6 +7,34 @@ use std::time::Duration;
 use common::*;
 use pearsana_sandbox::Sandbox;
 
+/// `pearsana users import ROSTER --journal JOURNAL -c CONCURRENCY` against `sandbox`.
+fn journaled_import(
+    sandbox: &pearsana_sandbox::RunningSandbox,
+    roster: &std::path::Path,
+    journal: &std::path::Path,
+    concurrency: usize,
+) -> tokio::process::Command {
+    let mut command = pearsana(sandbox);
+    command
+        .args(["users", "import", "-c", &concurrency.to_string()])
+        .arg(roster)
+        .arg("--journal")
+        .arg(journal);
+    command
+}
+
+/// Waits (at most 30 s) until the journal confirms at least `rows` rows.
+async fn wait_until_confirmed(journal: &std::path::Path, rows: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while confirmed_in_journal(journal) < rows {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "import made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Imports `roster` with a journal, rerunning (at most three runs in all) while rows fail: a
 /// row can still fail after the SDK's last retry, and the documented remedy is to rerun with
 /// the same journal, which sends only the rows not yet confirmed.
@@ -17,13 +45,7 @@ async fn import_with_reruns(
 ) -> Vec<Run> {
     let mut runs = Vec::new();
     for _ in 0..3 {
-        let mut command = pearsana(sandbox);
-        command
-            .args(["users", "import", "-c", "8"])
-            .arg(roster)
-            .arg("--journal")
-            .arg(journal);
-        let run = exec(command).await;
+        let run = exec(journaled_import(sandbox, roster, journal, 8)).await;
         let done = run.code == 0;
         runs.push(run);
         if done {
@@ -130,34 +152,17 @@ async fn killed_import_resumes_from_its_journal_without_losing_or_duplicating_ro
     let dir = tempfile::tempdir().unwrap();
     let roster = users_roster(dir.path(), 300, &[]);
     let journal = dir.path().join("journal");
-    let mut command = pearsana(&sandbox);
-    command
-        .args(["users", "import", "-c", "4"])
-        .arg(&roster)
-        .arg("--journal")
-        .arg(&journal);
-    let mut child = command.spawn().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while confirmed_in_journal(&journal) < 40 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "import made no progress"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let mut child = journaled_import(&sandbox, &roster, &journal, 4)
+        .spawn()
+        .unwrap();
+    wait_until_confirmed(&journal, 40).await;
     child.start_kill().unwrap(); // SIGKILL: no chance to flush anything
     let status = child.wait().await.unwrap();
     assert!(!status.success());
     let confirmed = confirmed_in_journal(&journal);
     assert!(confirmed < 300, "killed mid-run ({confirmed} confirmed)");
 
-    let mut command = pearsana(&sandbox);
-    command
-        .args(["users", "import", "-c", "4"])
-        .arg(&roster)
-        .arg("--journal")
-        .arg(&journal);
-    let resumed = exec(command).await;
+    let resumed = exec(journaled_import(&sandbox, &roster, &journal, 4)).await;
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     assert_eq!(
         resumed.count("skipped") as usize,
@@ -186,21 +191,10 @@ async fn ctrl_c_finishes_in_flight_rows_and_flushes_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     let roster = users_roster(dir.path(), 300, &[]);
     let journal = dir.path().join("journal");
-    let mut command = pearsana(&sandbox);
-    command
-        .args(["users", "import", "-c", "4"])
-        .arg(&roster)
-        .arg("--journal")
-        .arg(&journal);
-    let child = command.spawn().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while confirmed_in_journal(&journal) < 40 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "import made no progress"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let child = journaled_import(&sandbox, &roster, &journal, 4)
+        .spawn()
+        .unwrap();
+    wait_until_confirmed(&journal, 40).await;
     let pid = child.id().unwrap().to_string();
     let signalled = std::process::Command::new("kill")
         .args(["-INT", &pid])
