@@ -8,12 +8,15 @@ use axum::routing::{get, post};
 
 use crate::api::{documents, health, helpers, invitations, spec_files, users};
 use crate::auth::jwt::TokenSigner;
-use crate::auth::token_endpoint;
+use crate::auth::{guard, token_endpoint};
+use crate::body::{self, BodyBudget};
 use crate::config::SandboxConfig;
 use crate::context::{self, TOKEN_PATH};
-use crate::faults::{FaultInjector, RateLimiter};
+use crate::faults::{self, FaultInjector, FaultScript, RateLimiter};
+use crate::request_log::RequestLog;
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::versioning;
 
 /// State shared by all requests of one sandbox.
 #[derive(Debug)]
@@ -30,6 +33,12 @@ pub struct AppState {
     pub faults: FaultInjector,
     /// Per-client limit, when configured.
     pub limiter: Option<RateLimiter>,
+    /// Queued faults (`POST /sandbox/v1/faults`).
+    pub script: FaultScript,
+    /// The last requests (`GET /sandbox/v1/requests`).
+    pub requests: RequestLog,
+    /// Memory for request bodies being buffered.
+    pub body_budget: BodyBudget,
 }
 
 impl AppState {
@@ -42,12 +51,15 @@ impl AppState {
             signer: TokenSigner::new(),
             store: Store::default(),
             stats: Stats::default(),
+            script: FaultScript::default(),
+            requests: RequestLog::default(),
+            body_budget: BodyBudget::new(config.limits.max_inflight_body_bytes),
             config,
         }
     }
 }
 
-/// The router with every route, the 404 fallback and the context middleware.
+/// The router with every route, the 404 fallback and the layers.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health::health))
@@ -67,10 +79,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/sandbox/v1/invitations", get(helpers::invitations))
         .route("/sandbox/v1/documents", get(helpers::documents))
         .route("/sandbox/v1/stats", get(helpers::stats))
+        .route("/sandbox/v1/requests", get(helpers::requests))
+        .route("/sandbox/v1/reset", post(helpers::reset))
+        .route(
+            "/sandbox/v1/faults",
+            get(helpers::faults)
+                .post(helpers::push_faults)
+                .delete(helpers::clear_faults),
+        )
         .fallback(context::not_found)
+        // One layer per concern; the last added runs first (see `crate::context`).
+        .layer(middleware::from_fn_with_state(state.clone(), body::layer))
+        .layer(middleware::from_fn_with_state(state.clone(), faults::layer))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::layer))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            context::middleware,
+            versioning::layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            context::layer,
         ))
         .with_state(state)
 }

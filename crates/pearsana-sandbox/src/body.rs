@@ -1,16 +1,31 @@
 //! Request bodies: size limits, buffering and JSON decoding into an error envelope.
 //!
-//! The context middleware buffers every request body before the handler runs, so an error
-//! answered early (401, 429, an oversized body) never leaves unread bytes on the connection,
-//! which would make the peer see a reset instead of the answer.
+//! The body layer buffers a request body only once the layers before it (version,
+//! authentication, scopes, faults) accepted the request from its headers: a request refused
+//! from its headers is answered without its body ever being held in memory ([`reject`]). The
+//! bytes of all bodies held at once are bounded by a [`BodyBudget`], and every body must
+//! arrive within the body read timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, header};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES};
+use hyper::body::Body as _;
+use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES, Operation, operations};
+use pearsana_api::types::ErrorCode;
 use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::app::AppState;
+use crate::context::RequestContext;
 use crate::error::ApiError;
+use crate::strict_json;
 
 /// Room for the JSON fields around a document's base64 `file`.
 const JSON_OVERHEAD_BYTES: usize = 1 << 20;
@@ -29,20 +44,21 @@ pub const SINGLE_DOCUMENT_BODY_LIMIT: usize = base64_len(MAX_DOCUMENT_BYTES) + J
 /// Largest body of `POST /v1/documents:submitBatch`: `BATCH_MAX_ITEMS` of the above.
 pub const BATCH_BODY_LIMIT: usize = BATCH_MAX_ITEMS * SINGLE_DOCUMENT_BODY_LIMIT;
 
-/// The body limit for a request path.
-pub fn limit_for(path: &str) -> usize {
-    match path {
-        "/v1/documents:submit" => SINGLE_DOCUMENT_BODY_LIMIT,
-        "/v1/documents:submitBatch" => BATCH_BODY_LIMIT,
+/// The body limit of an operation (`None`: not a spec operation, such as the token endpoint).
+pub fn limit_for(operation: Option<&Operation>) -> usize {
+    match operation.map(|op| op.id) {
+        Some(id) if id == operations::SUBMIT_DOCUMENT.id => SINGLE_DOCUMENT_BODY_LIMIT,
+        Some(id) if id == operations::SUBMIT_DOCUMENT_BATCH.id => BATCH_BODY_LIMIT,
         _ => SMALL_BODY_LIMIT,
     }
 }
 
-/// A request body read by the middleware.
+/// A request body read by the body layer.
 #[derive(Debug, Clone)]
 pub enum BufferedBody {
-    /// The whole body.
-    Complete(Bytes),
+    /// The whole body, with the share of the in-flight memory budget it holds (given back
+    /// when the request is done).
+    Complete(Bytes, #[allow(dead_code)] Option<Arc<OwnedSemaphorePermit>>),
     /// The body was longer than the limit (its rest was read and discarded).
     TooLarge {
         /// The limit that applied.
@@ -52,31 +68,176 @@ pub enum BufferedBody {
     Broken,
 }
 
-/// Reads a body up to `limit` bytes, discarding (but consuming) any excess.
-pub async fn buffer(mut body: Body, limit: usize) -> BufferedBody {
+/// Why a body could not be buffered at all; answered by the body layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferError {
+    /// The client did not send the body within the body read timeout.
+    TimedOut,
+    /// The in-flight memory budget had no room for it within the body read timeout.
+    NoRoom,
+}
+
+/// Memory shared by all request bodies being buffered: one permit per byte.
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    permits: Arc<Semaphore>,
+    total: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        let total = bytes.min(Semaphore::MAX_PERMITS);
+        Self {
+            permits: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Bytes not held by any body right now.
+    #[cfg(test)]
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+}
+
+/// Reads a body up to `limit` bytes, discarding (but consuming) any excess, holding its bytes
+/// in `budget`, within `timeout`.
+pub async fn buffer(
+    mut body: Body,
+    limit: usize,
+    budget: &BodyBudget,
+    timeout: Duration,
+) -> Result<BufferedBody, BufferError> {
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut collected: Vec<u8> = Vec::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
     let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(BufferError::TimedOut),
+            Ok(None) => break,
+            Ok(Some(frame)) => frame,
+        };
         let Ok(frame) = frame else {
-            return BufferedBody::Broken;
+            return Ok(BufferedBody::Broken);
         };
         let Ok(data) = frame.into_data() else {
             continue;
         };
         total = total.saturating_add(data.len());
         if total <= limit {
+            if total > budget.total {
+                return Err(BufferError::NoRoom);
+            }
+            let Ok(count) = u32::try_from(data.len()) else {
+                return Err(BufferError::NoRoom);
+            };
+            let acquire = budget.permits.clone().acquire_many_owned(count);
+            let permit = match tokio::time::timeout_at(deadline, acquire).await {
+                Ok(Ok(permit)) => permit,
+                _ => return Err(BufferError::NoRoom),
+            };
+            match &mut held {
+                Some(held) => held.merge(permit),
+                None => held = Some(permit),
+            }
             collected.extend_from_slice(&data);
         } else {
             collected = Vec::new();
+            held = None;
             if total > limit.saturating_add(DRAIN_CAP_BYTES) {
                 break;
             }
         }
     }
     if total > limit {
-        BufferedBody::TooLarge { limit }
+        Ok(BufferedBody::TooLarge { limit })
     } else {
-        BufferedBody::Complete(Bytes::from(collected))
+        Ok(BufferedBody::Complete(
+            Bytes::from(collected),
+            held.map(Arc::new),
+        ))
+    }
+}
+
+/// Whether a request may carry body bytes.
+fn may_have_body(request: &Request) -> bool {
+    request.body().size_hint().exact() != Some(0)
+}
+
+/// Answers `error` without reading the request's body into memory: the body is read and
+/// discarded in the background (so the client sees the answer, not a reset), within the body
+/// read timeout and up to `DRAIN_CAP_BYTES`, and the connection is closed after it.
+pub fn reject(request: Request, error: ApiError, timeout: Duration) -> Response {
+    if !may_have_body(&request) {
+        return error.into_response();
+    }
+    let body = request.into_body();
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut drained = 0usize;
+        let _ = tokio::time::timeout(timeout, async {
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Ok(data) = frame.into_data() {
+                    drained = drained.saturating_add(data.len());
+                    if drained > DRAIN_CAP_BYTES {
+                        break;
+                    }
+                }
+            }
+        })
+        .await;
+    });
+    error.closing().into_response()
+}
+
+/// The layer that buffers every request body with its operation's limit, after the layers
+/// that may refuse the request from its headers alone.
+pub async fn layer(State(app): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    let operation = request
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.operation);
+    let timeout = app.config.limits.body_read_timeout;
+    let body = std::mem::take(request.body_mut());
+    match buffer(body, limit_for(operation), &app.body_budget, timeout).await {
+        Ok(buffered) => {
+            request.extensions_mut().insert(buffered);
+            next.run(request).await
+        }
+        Err(BufferError::TimedOut) => ApiError::new(
+            ErrorCode::ValidationError,
+            format!(
+                "The request body was not received within {} seconds.",
+                timeout.as_secs()
+            ),
+        )
+        .with_status(StatusCode::REQUEST_TIMEOUT)
+        .closing()
+        .into_response(),
+        Err(BufferError::NoRoom) => ApiError::unavailable(
+            "The sandbox is holding too many request bodies; retry shortly.",
+            1,
+        )
+        .closing()
+        .into_response(),
+    }
+}
+
+/// A request's JSON body, decoded strictly (see [`json`]); the extractor for handlers.
+#[derive(Debug)]
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let body = parts
+            .extensions
+            .get::<BufferedBody>()
+            .ok_or_else(ApiError::internal)?;
+        json(&parts.headers, body).map(JsonBody)
     }
 }
 
@@ -101,7 +262,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Decodes a JSON request body, or says in the envelope why it cannot.
 pub fn json(headers: &HeaderMap, body: &BufferedBody) -> Result<Value, ApiError> {
     let bytes = match body {
-        BufferedBody::Complete(bytes) => bytes,
+        BufferedBody::Complete(bytes, _) => bytes,
         BufferedBody::TooLarge { limit } => {
             return Err(ApiError::validation(vec![format!(
                 "body must not be larger than {limit} bytes"
@@ -121,13 +282,7 @@ pub fn json(headers: &HeaderMap, body: &BufferedBody) -> Result<Value, ApiError>
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::validation(vec!["body is required".into()]));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::validation(vec![format!(
-            "body is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        )])
-    })
+    strict_json::from_slice(bytes).map_err(|e| ApiError::validation(vec![e]))
 }
 
 #[cfg(test)]
@@ -149,26 +304,52 @@ mod tests {
         assert_eq!(base64_len(3), 4);
         assert_eq!(base64_len(4), 8);
         assert!(SINGLE_DOCUMENT_BODY_LIMIT > base64_len(MAX_DOCUMENT_BYTES));
-        assert_eq!(limit_for("/v1/users"), SMALL_BODY_LIMIT);
+        assert_eq!(limit_for(Some(&operations::CREATE_USER)), SMALL_BODY_LIMIT);
+        assert_eq!(
+            limit_for(Some(&operations::SUBMIT_DOCUMENT_BATCH)),
+            BATCH_BODY_LIMIT
+        );
+        assert_eq!(limit_for(None), SMALL_BODY_LIMIT);
     }
 
     #[tokio::test]
     async fn oversized_bodies_are_consumed_and_reported() {
+        let budget = BodyBudget::new(1000);
+        let wait = Duration::from_secs(5);
         let body = Body::from(vec![b'x'; 100]);
         assert!(matches!(
-            buffer(body, 10).await,
-            BufferedBody::TooLarge { limit: 10 }
+            buffer(body, 10, &budget, wait).await,
+            Ok(BufferedBody::TooLarge { limit: 10 })
         ));
         let body = Body::from("{}");
-        assert!(matches!(buffer(body, 10).await, BufferedBody::Complete(b) if b == "{}"));
+        let held = buffer(body, 10, &budget, wait).await.unwrap();
+        assert!(matches!(&held, BufferedBody::Complete(b, _) if b == "{}"));
+        assert_eq!(budget.available(), 998, "the body holds its bytes");
+        drop(held);
+        assert_eq!(budget.available(), 1000, "and gives them back");
+    }
+
+    #[tokio::test]
+    async fn bodies_beyond_the_budget_wait_then_are_refused() {
+        let budget = BodyBudget::new(8);
+        let wait = Duration::from_millis(50);
+        let first = buffer(Body::from("12345678"), 100, &budget, wait)
+            .await
+            .unwrap();
+        let second = buffer(Body::from("1"), 100, &budget, wait).await;
+        assert_eq!(second.unwrap_err(), BufferError::NoRoom);
+        drop(first);
+        assert!(buffer(Body::from("1"), 100, &budget, wait).await.is_ok());
+        let too_big = buffer(Body::from("123456789"), 100, &budget, wait).await;
+        assert_eq!(too_big.unwrap_err(), BufferError::NoRoom);
     }
 
     #[test]
     fn content_type_and_syntax_are_checked() {
-        let ok = BufferedBody::Complete(Bytes::from_static(b"{\"a\":1}"));
+        let ok = BufferedBody::Complete(Bytes::from_static(b"{\"a\":1}"), None);
         assert!(json(&json_headers("application/json; charset=utf-8"), &ok).is_ok());
         assert!(json(&json_headers("text/plain"), &ok).is_err());
-        let garbage = BufferedBody::Complete(Bytes::from_static(b"\xff\x00{"));
+        let garbage = BufferedBody::Complete(Bytes::from_static(b"\xff\x00{"), None);
         let err = json(&json_headers("application/json"), &garbage).unwrap_err();
         assert!(err.details.unwrap().errors[0].starts_with("body is not valid JSON"));
     }

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::{
-    AppClient, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LISTEN, DEFAULT_ORGANISATION_ID,
-    FaultConfig, SandboxConfig,
+    AppClient, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_ORGANISATION_ID, FaultConfig, Limits, SandboxConfig,
 };
 use crate::server::{RunningSandbox, SandboxBuilder};
 
@@ -54,6 +55,22 @@ pub struct SandboxArgs {
     /// Organisation the App Clients belong to.
     #[arg(long, value_name = "ID", default_value = DEFAULT_ORGANISATION_ID)]
     pub organisation_id: String,
+
+    /// Connections served at the same time; beyond it only `GET /health` is answered.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers (also the keep-alive idle time).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    pub header_timeout: u64,
+
+    /// Seconds a client has to send a request's whole body.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_secs())]
+    pub body_timeout: u64,
+
+    /// Mebibytes of request bodies held in memory at once, across all requests.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_INFLIGHT_BODY_BYTES >> 20)]
+    pub max_body_memory: usize,
 }
 
 impl SandboxArgs {
@@ -74,6 +91,12 @@ impl SandboxArgs {
                 seed: self.seed,
             },
             organisation_id: self.organisation_id.clone(),
+            limits: Limits {
+                max_connections: self.max_connections,
+                header_read_timeout: Duration::from_secs(self.header_timeout),
+                body_read_timeout: Duration::from_secs(self.body_timeout),
+                max_inflight_body_bytes: self.max_body_memory.saturating_mul(1 << 20),
+            },
         }
     }
 }

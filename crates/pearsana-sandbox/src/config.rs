@@ -104,6 +104,9 @@ pub enum ConfigError {
     /// A token lifetime under one second.
     #[error("token lifetime must be at least one second")]
     TokenTtl,
+    /// A limit of zero.
+    #[error("{0} must be greater than zero")]
+    ZeroLimit(&'static str),
 }
 
 impl std::str::FromStr for AppClient {
@@ -185,6 +188,43 @@ impl Default for FaultConfig {
     }
 }
 
+/// Bounds that keep a sandbox answering under hostile or broken clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Connections served normally at the same time. Connections beyond it are still accepted
+    /// (up to the same number again) so that `GET /health` keeps answering; everything else on
+    /// them is answered `503` and the connection is closed.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (and the idle time allowed between
+    /// requests on a kept-alive connection).
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's whole body.
+    pub body_read_timeout: Duration,
+    /// Bytes of request bodies held in memory at the same time, across all requests. A body
+    /// that cannot get room within the body read timeout is answered `503`.
+    pub max_inflight_body_bytes: usize,
+}
+
+/// Default of [`Limits::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default of [`Limits::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`Limits::body_read_timeout`].
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of [`Limits::max_inflight_body_bytes`]: room for one full batch plus change.
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: usize = 512 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_inflight_body_bytes: DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+        }
+    }
+}
+
 /// Everything a sandbox is started with.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -198,6 +238,8 @@ pub struct SandboxConfig {
     pub faults: FaultConfig,
     /// Organisation of every App Client.
     pub organisation_id: String,
+    /// Connection, timeout and memory bounds.
+    pub limits: Limits,
 }
 
 impl Default for SandboxConfig {
@@ -208,6 +250,7 @@ impl Default for SandboxConfig {
             token_ttl: DEFAULT_TOKEN_TTL,
             faults: FaultConfig::default(),
             organisation_id: DEFAULT_ORGANISATION_ID.into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -229,6 +272,20 @@ impl SandboxConfig {
         }
         if self.token_ttl.as_secs() < 1 {
             return Err(ConfigError::TokenTtl);
+        }
+        let limits = &self.limits;
+        for (name, zero) in [
+            ("max connections", limits.max_connections == 0),
+            ("header read timeout", limits.header_read_timeout.is_zero()),
+            ("body read timeout", limits.body_read_timeout.is_zero()),
+            (
+                "max in-flight body bytes",
+                limits.max_inflight_body_bytes == 0,
+            ),
+        ] {
+            if zero {
+                return Err(ConfigError::ZeroLimit(name));
+            }
         }
         for (i, client) in self.clients.iter().enumerate() {
             if self.clients[..i].iter().any(|c| c.id == client.id) {

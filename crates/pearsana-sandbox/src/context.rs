@@ -1,36 +1,95 @@
-//! The middleware every request passes through. It is the single place that
+//! The outermost layer: the request's context, the error envelope and the request log.
 //!
-//! - picks the request id (ASSUMPTIONS Q1) and renders every error envelope with it, so the
-//!   `X-Request-Id` header and `error.requestId` always agree;
-//! - applies versioning (V2) and sets the version headers on every response (V3);
-//! - injects latency, failures and dropped connections (see [`crate::faults`] for the scope);
-//! - buffers the request body with the limit of its route (see [`crate::body`]);
-//! - counts requests per spec operation.
+//! Every request passes through one layer per concern, outermost first (see
+//! [`crate::app::router`]):
+//!
+//! 1. this one: picks the request id (ASSUMPTIONS Q1), looks the spec operation up, renders
+//!    every error envelope with the request id (so `X-Request-Id` and `error.requestId` always
+//!    agree), sets the version headers (V3), counts the request and writes the request log;
+//! 2. [`crate::versioning::layer`]: the `X-API-Version` rule of the operation (V2);
+//! 3. [`crate::auth::guard::layer`]: bearer token, rate limit and the operation's scopes;
+//! 4. [`crate::faults::layer`]: injected faults and latency;
+//! 5. [`crate::body::layer`]: buffers the body within its operation's limit.
+//!
+//! Layers 2 to 4 decide from the headers alone, so a refused request's body is never held in
+//! memory ([`crate::body::reject`]).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use pearsana_api::spec::{self, API_VERSION, OLDEST_SUPPORTED_VERSION, Operation};
 use tokio::sync::Notify;
 
 use crate::app::AppState;
-use crate::body;
 use crate::error::{ApiError, PendingError};
-use crate::faults::Fault;
 use crate::request_id::{self, REQUEST_ID_HEADER};
-use crate::stats::bump;
-use crate::versioning::{self, LATEST_HEADER, SUPPORTED_HEADER, VERSION_HEADER, VersionRule};
+use crate::request_log::{AppliedFault, ClientId, RequestLogEntry};
+use crate::versioning::{AppliedVersion, LATEST_HEADER, SUPPORTED_HEADER, VERSION_HEADER};
 
 /// Path of the token endpoint.
 pub const TOKEN_PATH: &str = "/oauth2/token";
 
-/// Lets a handler close its connection without answering; inserted per connection by the
+/// Prefix of the sandbox's own endpoints (test helpers, request log, faults).
+pub const HELPERS_PREFIX: &str = "/sandbox/v1/";
+
+/// Lets a layer close its connection without answering; inserted per connection by the
 /// server.
 #[derive(Debug, Clone)]
 pub struct ConnectionKiller(pub Arc<Notify>);
+
+impl ConnectionKiller {
+    /// Closes the connection; the caller's future is dropped with it and never completes.
+    pub async fn kill(&self) -> ! {
+        self.0.notify_one();
+        std::future::pending::<()>().await;
+        unreachable!("the connection task drops this future")
+    }
+}
+
+/// Marks requests on connections accepted beyond the connection limit: only `GET /health` is
+/// served on them.
+#[derive(Debug, Clone, Copy)]
+pub struct Overloaded;
+
+/// What the outermost layer learned about a request, for the layers inside it.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request id (the caller's, or a fresh one).
+    pub request_id: String,
+    /// The spec operation addressed, if any.
+    pub operation: Option<&'static Operation>,
+    /// When the request arrived.
+    pub started: Instant,
+}
+
+impl RequestContext {
+    /// A log entry for this request as it ends.
+    pub fn log_entry(
+        &self,
+        method: &str,
+        path: &str,
+        status: Option<StatusCode>,
+        client_id: Option<String>,
+        fault: Option<String>,
+    ) -> RequestLogEntry {
+        RequestLogEntry {
+            time: Utc::now(),
+            method: method.to_string(),
+            path: path.to_string(),
+            operation: self.operation.map(|op| op.id),
+            status: status.map(|s| s.as_u16()),
+            latency_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+            request_id: self.request_id.clone(),
+            client_id,
+            fault,
+        }
+    }
+}
 
 /// The spec operation a request addresses, if any.
 fn operation_of(method: &str, path: &str) -> Option<&'static Operation> {
@@ -40,87 +99,57 @@ fn operation_of(method: &str, path: &str) -> Option<&'static Operation> {
         .find(|op| op.path == path && op.method == method)
 }
 
-/// The middleware; see the module documentation.
-pub async fn middleware(
-    State(app): State<Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let request_id = request_id::choose(
-        request
-            .headers()
-            .get(REQUEST_ID_HEADER)
-            .map(HeaderValue::as_bytes),
-    );
-    let path = request.uri().path().to_string();
-    let method = request.method().as_str().to_string();
-    let operation = operation_of(request.method().as_str(), &path);
-    let mut applied_version = API_VERSION;
+/// Whether requests to `path` go into the request log: everything except the console and the
+/// sandbox's own endpoints, which the console polls.
+pub fn is_logged(path: &str) -> bool {
+    !(path.starts_with(HELPERS_PREFIX) || crate::api::console::is_console_path(path))
+}
 
-    let outcome = async {
-        if let Some(op) = operation {
-            app.stats.count_operation(op.id);
-        }
-        // Read the body before anything can answer, so no answer leaves unread bytes behind.
-        let body = std::mem::take(request.body_mut());
-        let buffered = body::buffer(body, body::limit_for(&path)).await;
-        request.extensions_mut().insert(buffered);
-        let faulted = operation.is_some_and(|op| op.authenticated);
-        if faulted || path == TOKEN_PATH {
-            let latency = app.config.faults.latency;
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-        }
-        let mut lose_answer = false;
-        if faulted {
-            match app.faults.next() {
-                Fault::None => {}
-                Fault::LoseAnswer => lose_answer = true,
-                Fault::Fail => {
-                    bump(&app.stats.injected_failures);
-                    return Err(ApiError::internal());
-                }
-                Fault::Drop => {
-                    bump(&app.stats.dropped_connections);
-                    if let Some(killer) = request.extensions().get::<ConnectionKiller>() {
-                        killer.0.notify_one();
-                        std::future::pending::<()>().await;
-                    }
-                    return Err(ApiError::internal());
-                }
-            }
-        }
-        let rule = if operation.is_some() {
-            VersionRule::for_path(&path)
-        } else {
-            VersionRule::Ignored
-        };
-        applied_version = versioning::resolve(
-            rule,
+/// The layer; see the module documentation.
+pub async fn layer(State(app): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    let context = RequestContext {
+        request_id: request_id::choose(
             request
                 .headers()
-                .get(VERSION_HEADER)
+                .get(REQUEST_ID_HEADER)
                 .map(HeaderValue::as_bytes),
-        )?;
-        let killer = request.extensions().get::<ConnectionKiller>().cloned();
-        let response = next.run(request).await;
-        if lose_answer && let Some(killer) = killer {
-            // The work is done (and stored); only the answer goes missing.
-            bump(&app.stats.lost_answers);
-            killer.0.notify_one();
-            std::future::pending::<()>().await;
-        }
-        Ok(response)
-    }
-    .await;
-
-    let mut response = match outcome {
-        Ok(response) => finish(response, &request_id, &method, &path),
-        Err(error) => error.render(&request_id),
+        ),
+        operation: operation_of(request.method().as_str(), request.uri().path()),
+        started: Instant::now(),
     };
+    if let Some(op) = context.operation {
+        app.stats.count_operation(op.id);
+    }
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let overloaded = request.extensions().get::<Overloaded>().is_some();
+    request.extensions_mut().insert(context.clone());
+
+    let response = if overloaded && uri.path() != "/health" {
+        crate::body::reject(
+            request,
+            ApiError::unavailable(
+                "The sandbox is serving as many connections as it allows; retry shortly.",
+                1,
+            ),
+            app.config.limits.body_read_timeout,
+        )
+    } else {
+        next.run(request).await
+    };
+
+    let applied_version = response
+        .extensions()
+        .get::<AppliedVersion>()
+        .map_or(API_VERSION, |v| v.0);
+    let client_id = response.extensions().get::<ClientId>().map(|c| c.0.clone());
+    let fault = response
+        .extensions()
+        .get::<AppliedFault>()
+        .map(|f| f.0.clone());
+    let mut response = finish(response, &context.request_id, method.as_str(), uri.path());
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(&context.request_id) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     headers.insert(VERSION_HEADER, HeaderValue::from_static(applied_version));
@@ -129,17 +158,26 @@ pub async fn middleware(
         SUPPORTED_HEADER,
         HeaderValue::from_static(OLDEST_SUPPORTED_VERSION),
     );
+    if is_logged(uri.path()) {
+        app.requests.record(context.log_entry(
+            method.as_str(),
+            uri.path(),
+            Some(response.status()),
+            client_id,
+            fault,
+        ));
+    }
     tracing::info!(
         target: "pearsana_sandbox::access",
         %method,
-        %path,
+        path = %uri.path(),
         status = response.status().as_u16(),
-        request_id = %request_id,
+        request_id = %context.request_id,
     );
     response
 }
 
-/// Renders errors a handler (or the router) left for the middleware.
+/// Renders errors a handler (or the router) left for this layer.
 fn finish(mut response: Response, request_id: &str, method: &str, path: &str) -> Response {
     if let Some(PendingError(error)) = response.extensions_mut().remove::<PendingError>() {
         return error.render(request_id);

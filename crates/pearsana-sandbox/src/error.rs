@@ -24,6 +24,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Value of an `Allow` header, for `405`.
     pub allow: Option<String>,
+    /// Whether the answer closes the connection (`Connection: close`): set when the request's
+    /// body was not read, so the connection cannot carry another request.
+    pub close_connection: bool,
 }
 
 impl ApiError {
@@ -36,7 +39,29 @@ impl ApiError {
             details: None,
             retry_after: None,
             allow: None,
+            close_connection: false,
         }
+    }
+
+    /// The same error, answered with `Connection: close`.
+    pub fn closing(mut self) -> Self {
+        self.close_connection = true;
+        self
+    }
+
+    /// The same error with another HTTP status (for statuses the spec's codes do not cover).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// `503` (envelope code `INTERNAL_SERVER_ERROR`, the spec has no dedicated one) with
+    /// `Retry-After`.
+    pub fn unavailable(message: impl Into<String>, retry_after: u64) -> Self {
+        let mut error = Self::new(ErrorCode::InternalServerError, message)
+            .with_status(StatusCode::SERVICE_UNAVAILABLE);
+        error.retry_after = Some(retry_after);
+        error
     }
 
     /// Adds details.
@@ -124,6 +149,9 @@ impl ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"pearsana-sandbox\""),
             );
+        }
+        if self.close_connection {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(allow) = self
             .allow

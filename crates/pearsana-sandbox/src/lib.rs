@@ -45,10 +45,13 @@ mod config;
 mod context;
 mod error;
 mod faults;
+mod hyper_errors;
 mod request_id;
+mod request_log;
 mod server;
 mod stats;
 mod store;
+mod strict_json;
 mod validate;
 mod versioning;
 
@@ -56,9 +59,11 @@ pub use body::{BATCH_BODY_LIMIT, SINGLE_DOCUMENT_BODY_LIMIT, SMALL_BODY_LIMIT};
 pub use cli::{SandboxArgs, banner, run};
 pub use config::{
     AppClient, ClientSecret, ConfigError, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LISTEN,
-    DEFAULT_ORGANISATION_ID, DEFAULT_TOKEN_TTL, FaultConfig, SandboxConfig,
+    DEFAULT_ORGANISATION_ID, DEFAULT_TOKEN_TTL, FaultConfig, Limits, SandboxConfig,
 };
 pub use context::TOKEN_PATH;
+pub use faults::{FAULT_HEADER, ScriptedFault};
+pub use request_log::{REQUEST_LOG_CAPACITY, RequestLogEntry};
 pub use server::{RunningSandbox, Sandbox, SandboxBuilder, SandboxError};
 pub use stats::SandboxStats;
 pub use store::{DocumentRecord, InvitationRecord, NormalizedRef, UserRecord};

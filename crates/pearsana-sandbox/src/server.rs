@@ -14,13 +14,14 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 
 use crate::app::{AppState, router};
-use crate::config::{AppClient, ClientSecret, ConfigError, SandboxConfig};
-use crate::context::ConnectionKiller;
+use crate::config::{AppClient, ClientSecret, ConfigError, Limits, SandboxConfig};
+use crate::context::{ConnectionKiller, Overloaded};
+use crate::hyper_errors::EnvelopeHyperErrors;
 use crate::stats::SandboxStats;
 use crate::store::{DocumentRecord, InvitationRecord, UserRecord};
 
@@ -132,6 +133,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// Connection, timeout and memory bounds.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
     /// Organisation of the App Clients.
     pub fn organisation_id(mut self, id: impl Into<String>) -> Self {
         self.config.organisation_id = id.into();
@@ -153,10 +160,11 @@ impl SandboxBuilder {
         let local = listener
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;
+        let limits = self.config.limits.clone();
         let state = Arc::new(AppState::new(self.config));
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, app, stop_rx));
+        let task = tokio::spawn(serve(listener, app, limits, stop_rx));
         Ok(RunningSandbox {
             addr: local,
             state,
@@ -243,15 +251,29 @@ impl Drop for RunningSandbox {
     }
 }
 
-async fn serve(listener: TcpListener, app: Router, mut stop: oneshot::Receiver<()>) {
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    mut stop: oneshot::Receiver<()>,
+) {
     let graceful = GracefulShutdown::new();
+    // Connections served normally, and the overflow that is accepted only to keep `/health`
+    // answering (and to tell everyone else `503`) while the first bound is reached.
+    let normal = Arc::new(Semaphore::new(limits.max_connections));
+    let overflow = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 match accepted {
                     Ok((stream, _)) => {
                         let _ = stream.set_nodelay(true);
-                        serve_connection(stream, app.clone(), &graceful);
+                        if let Ok(permit) = normal.clone().try_acquire_owned() {
+                            serve_connection(stream, app.clone(), &graceful, &limits, permit, false);
+                        } else if let Ok(permit) = overflow.clone().try_acquire_owned() {
+                            serve_connection(stream, app.clone(), &graceful, &limits, permit, true);
+                        }
+                        // Beyond both bounds the stream is dropped: the socket closes at once.
                     }
                     // Out of file descriptors and similar: wait a moment instead of spinning.
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -264,20 +286,41 @@ async fn serve(listener: TcpListener, app: Router, mut stop: oneshot::Receiver<(
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
 }
 
-fn serve_connection(stream: tokio::net::TcpStream, app: Router, graceful: &GracefulShutdown) {
+/// How long an overflow connection may take to send its one request's headers.
+const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn serve_connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    graceful: &GracefulShutdown,
+    limits: &Limits,
+    permit: OwnedSemaphorePermit,
+    overflow: bool,
+) {
     let killer = Arc::new(Notify::new());
     let handle = killer.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request
-            .extensions_mut()
-            .insert(ConnectionKiller(handle.clone()));
+        let extensions = request.extensions_mut();
+        extensions.insert(ConnectionKiller(handle.clone()));
+        if overflow {
+            extensions.insert(Overloaded);
+        }
         app.clone().oneshot(request.map(Body::new))
     });
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), service);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new());
+    if overflow {
+        builder
+            .header_read_timeout(OVERFLOW_HEADER_TIMEOUT)
+            .keep_alive(false);
+    } else {
+        builder.header_read_timeout(limits.header_read_timeout);
+    }
+    let io = TokioIo::new(EnvelopeHyperErrors::new(stream));
+    let connection = builder.serve_connection(io, service);
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
+        let _permit = permit;
         tokio::select! {
             _ = connection => {}
             // Dropping the connection future closes the socket without an answer.

@@ -322,6 +322,14 @@ impl Store {
         })
     }
 
+    /// Forgets every organisation's users, links, invitations and documents.
+    pub fn clear(&self) {
+        self.organisations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// The user a reference is linked to.
     pub fn linked_user(&self, org: &str, reference: &NormalizedRef) -> Option<String> {
         self.with_org(org, |o| o.linked.get(&reference.key()).cloned())

@@ -37,8 +37,11 @@ pub fn strict_date(value: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()
 }
 
-/// A plausible email address: one `@`, a non-empty local part without spaces or control
-/// characters, and a dotted domain of letters, digits and hyphens.
+/// A plausible email address: one `@`, a non-empty local part of visible ASCII characters, and
+/// a dotted domain of ASCII letters, digits and hyphens. Addresses are ASCII only (the
+/// contract's assumption on `email`), so that lowercasing is the only normalisation and no
+/// Unicode lookalike (the Kelvin sign `\u{212A}` lowercases to `k`) can collide with another
+/// address.
 pub fn is_email(value: &str) -> bool {
     let Some((local, domain)) = value.rsplit_once('@') else {
         return false;
@@ -46,7 +49,7 @@ pub fn is_email(value: &str) -> bool {
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.contains('@')
-        && local.chars().all(|c| !c.is_whitespace() && !c.is_control());
+        && local.bytes().all(|b| b.is_ascii_graphic());
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = domain.len() <= 253
         && labels.len() >= 2
@@ -58,6 +61,17 @@ pub fn is_email(value: &str) -> bool {
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     local_ok && domain_ok && value.len() <= 254
+}
+
+/// The end of the message for a string with control characters.
+pub const CONTROL_CHARACTERS: &str = "must not contain control characters (such as NUL)";
+
+/// Whether a string holds a control character (Unicode category Cc: U+0000 to U+001F and
+/// U+007F to U+009F); `text` allows line breaks and tabs, as free text may hold them.
+pub fn has_control(value: &str, text: bool) -> bool {
+    value
+        .chars()
+        .any(|c| c.is_control() && !(text && matches!(c, '\n' | '\r' | '\t')))
 }
 
 /// Collects problems found in one request body.
@@ -132,11 +146,28 @@ impl Problems {
                 self.add(format!("{path} must not be empty"));
                 None
             }
+            Some(Value::String(s)) if has_control(s, false) => {
+                self.add(format!("{path} {CONTROL_CHARACTERS}"));
+                None
+            }
             Some(Value::String(s)) => Some(s),
             Some(_) => {
                 self.add(format!("{path} must be a string"));
                 None
             }
+        }
+    }
+
+    /// An optional free text (such as an invitation's `message`): line breaks and tabs are
+    /// allowed, other control characters are not.
+    pub fn optional_text(&mut self, parent: &Map<String, Value>, field: &str, path: &str) {
+        match parent.get(field) {
+            None => {}
+            Some(Value::String(s)) if has_control(s, true) => {
+                self.add(format!("{path} {CONTROL_CHARACTERS}"));
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => self.add(format!("{path} must be a string")),
         }
     }
 
@@ -178,8 +209,12 @@ impl Problems {
             None => {}
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    if !item.is_string() {
-                        self.add(format!("{path}[{i}] must be a string"));
+                    match item {
+                        Value::String(s) if has_control(s, false) => {
+                            self.add(format!("{path}[{i}] {CONTROL_CHARACTERS}"));
+                        }
+                        Value::String(_) => {}
+                        _ => self.add(format!("{path}[{i}] must be a string")),
                     }
                 }
             }
@@ -191,8 +226,12 @@ impl Problems {
     pub fn optional_string_map(&mut self, parent: &Map<String, Value>, field: &str, path: &str) {
         if let Some(map) = self.object(parent, field, path, Presence::Optional) {
             for (key, value) in map {
-                if !value.is_string() {
-                    self.add(format!("{path}.{key} must be a string"));
+                match value {
+                    Value::String(s) if has_control(s, true) => {
+                        self.add(format!("{path}.{key} {CONTROL_CHARACTERS}"));
+                    }
+                    Value::String(_) => {}
+                    _ => self.add(format!("{path}.{key} must be a string")),
                 }
             }
         }
@@ -300,10 +339,41 @@ mod tests {
             assert!(is_email(ok), "{ok}");
         }
         for bad in [
-            "", "a", "a@b", "@b.co", "a b@c.io", "a@-b.io", "a@b..io", "a@b.c o",
+            "",
+            "a",
+            "a@b",
+            "@b.co",
+            "a b@c.io",
+            "a@-b.io",
+            "a@b..io",
+            "a@b.c o",
+            "\u{212A}ate@example.com",
+            "jos\u{e9}@example.com",
+            "a@b\u{e9}.io",
+            "a\0@b.io",
         ] {
             assert!(!is_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_refused_except_line_breaks_in_text() {
+        let body = json!({"name": "Ja\u{0}ne", "note": "line 1\nline 2\t!", "bad": "a\u{7}"});
+        let map = body.as_object().unwrap();
+        let mut p = Problems::default();
+        assert_eq!(
+            p.string(map, "name", "name", Presence::Required, true),
+            None
+        );
+        p.optional_text(map, "note", "note");
+        p.optional_text(map, "bad", "bad");
+        assert_eq!(
+            p.into_vec(),
+            [
+                format!("name {CONTROL_CHARACTERS}"),
+                format!("bad {CONTROL_CHARACTERS}")
+            ]
+        );
     }
 
     #[test]

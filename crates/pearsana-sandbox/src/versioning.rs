@@ -1,10 +1,18 @@
 //! API versioning (ASSUMPTIONS V1 to V3): which version applies to a request, and the errors
 //! for versions the API does not serve.
 
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use chrono::NaiveDate;
-use pearsana_api::spec::{API_VERSION, OLDEST_SUPPORTED_VERSION};
+use pearsana_api::spec::{API_VERSION, OLDEST_SUPPORTED_VERSION, Operation};
 use pearsana_api::types::{ErrorCode, ErrorDetails};
 
+use crate::app::AppState;
+use crate::body;
+use crate::context::RequestContext;
 use crate::error::ApiError;
 
 /// Name of the request and response header that carries the applied version.
@@ -26,15 +34,34 @@ pub enum VersionRule {
 }
 
 impl VersionRule {
-    /// The rule for a request path.
-    pub fn for_path(path: &str) -> Self {
-        if path.starts_with("/v1/") {
-            Self::Required
-        } else if path == "/health" || path == "/ping" {
-            Self::Optional
-        } else {
-            Self::Ignored
+    /// The rule for a spec operation (`None`: not a spec operation).
+    pub fn for_operation(operation: Option<&Operation>) -> Self {
+        match operation {
+            Some(op) if op.requires_api_version => Self::Required,
+            Some(_) => Self::Optional,
+            None => Self::Ignored,
         }
+    }
+}
+
+/// The version applied to a request, left in the response's extensions for the context layer.
+#[derive(Debug, Clone, Copy)]
+pub struct AppliedVersion(pub &'static str);
+
+/// The versioning layer: refuses versions the API does not serve, from the headers alone.
+pub async fn layer(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let operation = request
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.operation);
+    let header = request.headers().get(VERSION_HEADER).map(|v| v.as_bytes());
+    match resolve(VersionRule::for_operation(operation), header) {
+        Ok(version) => {
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(AppliedVersion(version));
+            response
+        }
+        Err(error) => body::reject(request, error, app.config.limits.body_read_timeout),
     }
 }
 
@@ -102,6 +129,7 @@ pub fn resolve(rule: VersionRule, header: Option<&[u8]>) -> Result<&'static str,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pearsana_api::spec::operations;
 
     #[test]
     fn dates_must_have_the_exact_shape() {
@@ -112,10 +140,11 @@ mod tests {
     }
 
     #[test]
-    fn rules_follow_the_path() {
-        assert_eq!(VersionRule::for_path("/v1/users"), VersionRule::Required);
-        assert_eq!(VersionRule::for_path("/ping"), VersionRule::Optional);
-        assert_eq!(VersionRule::for_path("/oauth2/token"), VersionRule::Ignored);
+    fn rules_follow_the_operation() {
+        let rule = VersionRule::for_operation;
+        assert_eq!(rule(Some(&operations::CREATE_USER)), VersionRule::Required);
+        assert_eq!(rule(Some(&operations::PING)), VersionRule::Optional);
+        assert_eq!(rule(None), VersionRule::Ignored);
     }
 
     #[test]

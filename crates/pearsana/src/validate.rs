@@ -49,7 +49,36 @@ pub fn create_user(request: &types::CreateUserRequest) -> ValidationError {
         "externalReferences",
         &request.external_references,
     );
+    if let Some(profile) = &request.profile {
+        profile_fields(&mut problems, profile);
+    }
     problems
+}
+
+/// The optional profile strings, for control characters.
+fn profile_fields(problems: &mut ValidationError, profile: &types::UserProfile) {
+    let mut optional = |field: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            no_control(problems, field, value, false);
+        }
+    };
+    optional("profile.preferredName", &profile.preferred_name);
+    optional("profile.phone", &profile.phone);
+    optional("profile.currency", &profile.currency);
+    if let Some(a) = &profile.address {
+        for (field, value) in [
+            ("line1", &a.line1),
+            ("line2", &a.line2),
+            ("line3", &a.line3),
+            ("city", &a.city),
+            ("state", &a.state),
+            ("zip", &a.zip),
+            ("country", &a.country),
+            ("citizenship", &a.citizenship),
+        ] {
+            optional(&format!("profile.address.{field}"), value);
+        }
+    }
 }
 
 /// Checks a `POST /v1/invitations` body.
@@ -74,6 +103,9 @@ pub fn create_invitation(request: &types::CreateInvitationRequest) -> Validation
     for (i, role) in request.roles.iter().enumerate() {
         required(&mut problems, &format!("roles[{i}]"), role);
     }
+    if let Some(message) = &request.message {
+        no_control(&mut problems, "message", message, true);
+    }
     problems
 }
 
@@ -89,6 +121,7 @@ pub fn submit_document(request: &types::SubmitDocumentRequest) -> ValidationErro
             file: &request.file,
             intent: request.verification_intent,
             attestation_reference_id: request.attestation_reference_id.as_deref(),
+            filename: request.filename.as_deref(),
         },
     );
     problems
@@ -136,6 +169,7 @@ pub(crate) fn batch_items(
                 file: &item.file,
                 intent: item.verification_intent,
                 attestation_reference_id: item.attestation_reference_id.as_deref(),
+                filename: item.filename.as_deref(),
             },
         );
     }
@@ -147,6 +181,7 @@ struct DocumentFields<'a> {
     file: &'a str,
     intent: Option<VerificationIntent>,
     attestation_reference_id: Option<&'a str>,
+    filename: Option<&'a str>,
 }
 
 fn document(problems: &mut ValidationError, prefix: &str, fields: DocumentFields<'_>) {
@@ -163,12 +198,17 @@ fn document(problems: &mut ValidationError, prefix: &str, fields: DocumentFields
     if let Some(message) = file_problem(fields.file) {
         problems.push(format!("{prefix}file"), message);
     }
+    if let Some(filename) = fields.filename {
+        no_control(problems, &format!("{prefix}filename"), filename, false);
+    }
     if let Some(reference) = fields.attestation_reference_id {
         let field = format!("{prefix}attestationReferenceId");
         if fields.intent != Some(VerificationIntent::Attest) {
             problems.push(field, "is only allowed when verificationIntent is `attest`");
         } else if reference.trim().is_empty() {
             problems.push(field, "must not be empty");
+        } else {
+            no_control(problems, &field, reference, false);
         }
     }
 }
@@ -192,7 +232,25 @@ pub(crate) fn file_problem(file: &str) -> Option<String> {
 fn required(problems: &mut ValidationError, field: &str, value: &str) {
     if value.trim().is_empty() {
         problems.push(field, "is required");
+    } else {
+        no_control(problems, field, value, false);
     }
+}
+
+/// Refuses control characters (Unicode category Cc, such as NUL), as the API does; free text
+/// (`text`) may hold line breaks and tabs.
+fn no_control(problems: &mut ValidationError, field: &str, value: &str, text: bool) {
+    if has_control(value, text) {
+        problems.push(field, "must not contain control characters (such as NUL)");
+    }
+}
+
+/// Whether a value holds a control character (U+0000 to U+001F, U+007F to U+009F); with
+/// `text`, line breaks and tabs do not count.
+pub fn has_control(value: &str, text: bool) -> bool {
+    value
+        .chars()
+        .any(|c| c.is_control() && !(text && matches!(c, '\n' | '\r' | '\t')))
 }
 
 fn external_reference(
@@ -247,9 +305,12 @@ fn email(problems: &mut ValidationError, field: &str, value: &str) {
 
 /// A pragmatic address check: one `@`, a local part of 1 to 64 characters, a domain of
 /// dot-separated labels (letters, digits, hyphens, not at a label's ends) with at least one
-/// dot, no whitespace, 254 characters at most.
+/// dot, no whitespace, 254 characters at most. Addresses are ASCII only, as the API assumes
+/// (see `UserIdentity.email` in the spec): lowercasing is then the only normalisation, and a
+/// lookalike such as the Kelvin sign (U+212A, which lowercases to `k`) cannot pose as another
+/// address.
 pub fn is_email(value: &str) -> bool {
-    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if value.len() > 254 || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return false;
     }
     let Some((local, domain)) = value.split_once('@') else {
@@ -269,7 +330,7 @@ pub fn is_email(value: &str) -> bool {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
 }
 
@@ -292,9 +353,31 @@ mod tests {
             "a@@example.com",
             "a@-x.com",
             "a@x..com",
+            "\u{212A}ate@example.com",
+            "jos\u{e9}@example.com",
+            "a@b\u{e9}.io",
+            "a\0@example.com",
         ] {
             assert!(!is_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn control_characters_in_names_are_refused() {
+        let request: types::CreateUserRequest = serde_json::from_value(serde_json::json!({
+            "identity": {"email": "a@example.com", "firstName": "Ja\u{0}ne", "lastName": "S", "roleName": "student"},
+            "externalReferences": [{"namespace": "SIS\u{1}", "externalId": "1"}]
+        }))
+        .unwrap();
+        let problems = create_user(&request);
+        assert!(problems.mentions("identity.firstName"), "{problems}");
+        assert!(
+            problems.mentions("externalReferences[0].namespace"),
+            "{problems}"
+        );
+        assert!(!problems.mentions("identity.lastName"));
+        assert!(!has_control("line\nbreak\tok", true));
+        assert!(has_control("line\nbreak", false));
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use chrono::Utc;
 use pearsana_api::spec::{
     BATCH_MAX_ITEMS, BATCH_MIN_ITEMS, MAX_DOCUMENT_BYTES, operations, scopes,
@@ -20,8 +20,8 @@ use serde_json::{Map, Value};
 
 use crate::api::{as_object, into_type};
 use crate::app::AppState;
-use crate::auth::guard::{Caller, authorize};
-use crate::body::{self, BufferedBody};
+use crate::auth::guard::Caller;
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::stats::bump;
 use crate::store::{DocumentRecord, NormalizedRef};
@@ -206,11 +206,9 @@ fn store_document(
 /// `POST /v1/documents:submit`.
 pub async fn submit(
     State(app): State<Arc<AppState>>,
-    Extension(body): Extension<BufferedBody>,
-    headers: HeaderMap,
+    caller: Caller,
+    JsonBody(value): JsonBody,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&app, &headers, &operations::SUBMIT_DOCUMENT)?;
-    let value = body::json(&headers, &body)?;
     let object = as_object(&value)?;
     if needs_verification_scope(object) {
         caller.require(&verification_scopes())?;
@@ -322,11 +320,9 @@ fn process_item(
 /// `POST /v1/documents:submitBatch`.
 pub async fn submit_batch(
     State(app): State<Arc<AppState>>,
-    Extension(body): Extension<BufferedBody>,
-    headers: HeaderMap,
+    caller: Caller,
+    JsonBody(value): JsonBody,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&app, &headers, &operations::SUBMIT_DOCUMENT_BATCH)?;
-    let value = body::json(&headers, &body)?;
     let items = check_envelope(&value)?;
     if items
         .iter()

@@ -5,15 +5,18 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pearsana_api::types::{ErrorCode, Invitation};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::users::conflict_error;
 use crate::app::AppState;
-use crate::auth::guard::authenticate;
+use crate::auth::guard::Caller;
+use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::faults::ScriptedFault;
+use crate::request_log::RequestLogEntry;
 use crate::stats::bump;
 use crate::store::{DocumentRecord, InvitationRecord, UserRecord};
 
@@ -34,9 +37,8 @@ struct AcceptResponse {
 pub async fn accept_invitation(
     State(app): State<Arc<AppState>>,
     Path(segment): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&app, &headers)?;
     let Some(invitation_id) = segment.strip_suffix(ACCEPT_SUFFIX) else {
         return Err(ApiError::unknown_path(
             "POST",
@@ -83,11 +85,7 @@ struct Documents {
 }
 
 /// `GET /sandbox/v1/users`.
-pub async fn users(
-    State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&app, &headers)?;
+pub async fn users(State(app): State<Arc<AppState>>, caller: Caller) -> Result<Response, ApiError> {
     let users = app.store.users(&caller.organisation_id);
     Ok(Json(Users { users }).into_response())
 }
@@ -95,9 +93,8 @@ pub async fn users(
 /// `GET /sandbox/v1/invitations`.
 pub async fn invitations(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&app, &headers)?;
     let invitations = app.store.invitations(&caller.organisation_id);
     Ok(Json(Invitations { invitations }).into_response())
 }
@@ -105,18 +102,92 @@ pub async fn invitations(
 /// `GET /sandbox/v1/documents`.
 pub async fn documents(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&app, &headers)?;
     let documents = app.store.documents(&caller.organisation_id);
     Ok(Json(Documents { documents }).into_response())
 }
 
 /// `GET /sandbox/v1/stats`: the counters of [`crate::SandboxStats`].
-pub async fn stats(
+pub async fn stats(State(app): State<Arc<AppState>>, _caller: Caller) -> Response {
+    Json(app.stats.snapshot()).into_response()
+}
+
+/// The request log.
+#[derive(Debug, Serialize)]
+struct Requests {
+    requests: Vec<RequestLogEntry>,
+}
+
+/// `GET /sandbox/v1/requests`: the last requests, most recent first.
+pub async fn requests(State(app): State<Arc<AppState>>, _caller: Caller) -> Response {
+    Json(Requests {
+        requests: app.requests.recent(),
+    })
+    .into_response()
+}
+
+/// The fault settings: the queued script and the configured rates.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Faults {
+    faults: Vec<ScriptedFault>,
+    #[serde(default, skip_deserializing)]
+    fail_rate: f64,
+    #[serde(default, skip_deserializing)]
+    drop_rate: f64,
+    #[serde(default, skip_deserializing)]
+    lost_answer_rate: f64,
+    #[serde(default, skip_deserializing)]
+    latency_ms: u64,
+    #[serde(default, skip_deserializing)]
+    rate_limit: Option<u32>,
+}
+
+fn fault_settings(app: &AppState) -> Response {
+    let f = &app.config.faults;
+    Json(Faults {
+        faults: app.script.pending(),
+        fail_rate: f.fail_rate,
+        drop_rate: f.drop_rate,
+        lost_answer_rate: f.lost_answer_rate,
+        latency_ms: u64::try_from(f.latency.as_millis()).unwrap_or(u64::MAX),
+        rate_limit: f.rate_limit,
+    })
+    .into_response()
+}
+
+/// `GET /sandbox/v1/faults`: the queued fault script and the configured fault rates.
+pub async fn faults(State(app): State<Arc<AppState>>, _caller: Caller) -> Response {
+    fault_settings(&app)
+}
+
+/// `POST /sandbox/v1/faults` with `{"faults": [{"operation": "create_user", "fault": "429"}]}`:
+/// appends to the fault script; each entry is used once by the next matching request.
+pub async fn push_faults(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
+    JsonBody(value): JsonBody,
 ) -> Result<Response, ApiError> {
-    authenticate(&app, &headers)?;
-    Ok(Json(app.stats.snapshot()).into_response())
+    let script: Faults = serde_json::from_value(value)
+        .map_err(|e| ApiError::validation(vec![format!("body: {e}")]))?;
+    app.script
+        .push(script.faults)
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    Ok(fault_settings(&app))
+}
+
+/// `POST /sandbox/v1/reset`: forgets all state (users, links, invitations, documents, the
+/// request log and the fault script); counters and configuration stay.
+pub async fn reset(State(app): State<Arc<AppState>>, _caller: Caller) -> StatusCode {
+    app.store.clear();
+    app.requests.clear();
+    app.script.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// `DELETE /sandbox/v1/faults`: empties the fault script.
+pub async fn clear_faults(State(app): State<Arc<AppState>>, _caller: Caller) -> Response {
+    app.script.clear();
+    fault_settings(&app)
 }

@@ -2,19 +2,18 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use pearsana_api::spec::operations;
 use pearsana_api::types::{CreateInvitationRequest, CreateInvitationResponse};
 use serde_json::Value;
 
 use crate::api::users::conflict_error;
 use crate::api::{as_object, into_type};
 use crate::app::AppState;
-use crate::auth::guard::authorize;
-use crate::body::{self, BufferedBody};
+use crate::auth::guard::Caller;
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::stats::bump;
 use crate::store::{NewInvitation, NormalizedRef};
@@ -38,7 +37,7 @@ pub fn parse(value: Value) -> Result<(CreateInvitationRequest, Vec<NormalizedRef
             );
         }
     }
-    p.string(body, "message", "message", Presence::Optional, false);
+    p.optional_text(body, "message", "message");
     p.optional_string_array(body, "roles", "roles");
     let request = into_type(&value, p)?;
     Ok((request, refs))
@@ -47,13 +46,12 @@ pub fn parse(value: Value) -> Result<(CreateInvitationRequest, Vec<NormalizedRef
 /// The handler.
 pub async fn create_invitation(
     State(app): State<Arc<AppState>>,
-    Extension(body): Extension<BufferedBody>,
-    headers: HeaderMap,
+    caller: Caller,
+    JsonBody(value): JsonBody,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&app, &headers, &operations::CREATE_INVITATION)?;
-    let (request, refs) = parse(body::json(&headers, &body)?)?;
+    let (request, refs) = parse(value)?;
     let new = NewInvitation {
-        email: request.email.to_lowercase(),
+        email: request.email.to_ascii_lowercase(),
         first_name: request.identity.first_name,
         last_name: request.identity.last_name,
         external_references: refs,

@@ -1,5 +1,6 @@
 //! Handlers of the spec's operations and of the sandbox's own endpoints.
 
+pub mod console;
 pub mod documents;
 pub mod health;
 pub mod helpers;

@@ -2,18 +2,17 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use pearsana_api::spec::operations;
 use pearsana_api::types::{CreateUserRequest, CreateUserResponse, ErrorCode, ErrorDetails};
 use serde_json::Value;
 
 use crate::api::{as_object, into_type};
 use crate::app::AppState;
-use crate::auth::guard::authorize;
-use crate::body::{self, BufferedBody};
+use crate::auth::guard::Caller;
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::stats::bump;
 use crate::store::{Conflict, NewUser, NormalizedRef};
@@ -88,14 +87,13 @@ pub fn conflict_error(conflict: Conflict) -> ApiError {
 /// The handler.
 pub async fn create_user(
     State(app): State<Arc<AppState>>,
-    Extension(body): Extension<BufferedBody>,
-    headers: HeaderMap,
+    caller: Caller,
+    JsonBody(value): JsonBody,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&app, &headers, &operations::CREATE_USER)?;
-    let (request, refs) = parse(body::json(&headers, &body)?)?;
+    let (request, refs) = parse(value)?;
     let identity = request.identity;
     let new = NewUser {
-        email: identity.email.to_lowercase(),
+        email: identity.email.to_ascii_lowercase(),
         first_name: identity.first_name,
         last_name: identity.last_name,
         role_name: identity.role_name,

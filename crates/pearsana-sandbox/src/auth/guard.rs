@@ -1,14 +1,21 @@
 //! Bearer-token checks for API requests: authentication (ASSUMPTIONS A4), the per-client rate
 //! limit (L1) and scopes.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use pearsana_api::spec::Operation;
-use pearsana_api::types::{ErrorCode, ErrorDetails};
 
 use crate::app::AppState;
+use crate::body;
+use crate::context::{HELPERS_PREFIX, RequestContext};
 use crate::error::ApiError;
+use crate::request_log::ClientId;
 use crate::stats::bump;
 
 /// Who is calling, from a verified token.
@@ -70,17 +77,7 @@ pub fn rate_limit(app: &AppState, caller: &Caller) -> Result<(), ApiError> {
         .check(&caller.client_id, Instant::now())
         .map_err(|seconds| {
             bump(&app.stats.rate_limited);
-            let unit = if seconds == 1 { "second" } else { "seconds" };
-            let mut error = ApiError::new(
-                ErrorCode::TooManyRequests,
-                format!("Rate limit exceeded; retry after {seconds} {unit}."),
-            )
-            .with_details(ErrorDetails {
-                retry_after_seconds: Some(seconds),
-                ..Default::default()
-            });
-            error.retry_after = Some(seconds);
-            error
+            crate::faults::too_many_requests(seconds)
         })
 }
 
@@ -94,4 +91,58 @@ pub fn authorize(
     rate_limit(app, &caller)?;
     caller.require(operation.required_scopes)?;
     Ok(caller)
+}
+
+/// The auth layer: spec operations that need a token get [`authorize`], the sandbox's own
+/// endpoints under `/sandbox/v1/` need any valid token, everything else passes. The verified
+/// [`Caller`] travels in the request's extensions to the handler (see its extractor). A refused
+/// request is answered from its headers, without its body being read into memory.
+pub async fn layer(State(app): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    let operation = request
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.operation);
+    let checked = match operation {
+        Some(op) if op.authenticated => Some(authorize(&app, request.headers(), op)),
+        Some(_) => None,
+        None if request.uri().path().starts_with(HELPERS_PREFIX) => {
+            Some(authenticate(&app, request.headers()))
+        }
+        None => None,
+    };
+    let timeout = app.config.limits.body_read_timeout;
+    match checked {
+        None => next.run(request).await,
+        Some(Ok(caller)) => {
+            let client_id = ClientId(caller.client_id.clone());
+            request.extensions_mut().insert(caller);
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(client_id);
+            response
+        }
+        Some(Err(error)) => {
+            // A valid token refused for its scopes or its rate is still worth logging by client.
+            let client = authenticate(&app, request.headers())
+                .ok()
+                .map(|c| c.client_id);
+            let mut response = body::reject(request, error, timeout);
+            if let Some(client) = client {
+                response.extensions_mut().insert(ClientId(client));
+            }
+            response
+        }
+    }
+}
+
+/// Handlers take the verified caller as an argument; the auth layer put it there.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(ApiError::unauthorized)
+    }
 }

@@ -128,7 +128,7 @@ fn parse_form(
             "The body must be application/x-www-form-urlencoded.",
         ));
     }
-    let BufferedBody::Complete(bytes) = body else {
+    let BufferedBody::Complete(bytes, _) = body else {
         return Err(OAuthError::new(
             "invalid_request",
             "The body is too large or incomplete.",
