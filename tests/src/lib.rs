@@ -114,8 +114,9 @@ fn json_schema<T: schemars::JsonSchema>() -> Value {
 }
 
 macro_rules! registry {
-    ($($name:ident),* $(,)?) => {
-        /// Component schema name → the generated type's operations.
+    ($($name:ident),* $(,)?; $($replaced:ident => $with:ty),* $(,)?) => {
+        /// Component schema name → the generated type's operations (for a schema that the
+        /// codegen replaces by an existing type, that type's).
         pub fn registry() -> BTreeMap<&'static str, Registered> {
             BTreeMap::from([$(
                 (
@@ -123,6 +124,14 @@ macro_rules! registry {
                     Registered {
                         round_trip: round_trip::<types::$name>,
                         json_schema: json_schema::<types::$name>,
+                    },
+                ),
+            )* $(
+                (
+                    stringify!($replaced),
+                    Registered {
+                        round_trip: round_trip::<$with>,
+                        json_schema: json_schema::<$with>,
                     },
                 ),
             )*])
@@ -158,7 +167,9 @@ registry!(
     ErrorCode,
     ErrorDetails,
     ErrorBody,
-    ErrorResponse,
+    ErrorResponse;
+    // xtask/src/codegen.rs replaces the version date schema by chrono's date.
+    ApiVersionDate => chrono::NaiveDate,
 );
 
 /// Every `(method, path, operation)` in spec order.

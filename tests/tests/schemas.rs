@@ -104,6 +104,11 @@ fn generated_schemas_agree_with_the_spec() {
                     ));
                 }
             }
+            Some("string") => {
+                if generated.get("type").and_then(Value::as_str) != Some("string") {
+                    failures.push(format!("{name}: generated schema is not a string"));
+                }
+            }
             Some("array") => {
                 if generated.get("type").and_then(Value::as_str) != Some("array") {
                     failures.push(format!("{name}: generated schema is not an array"));

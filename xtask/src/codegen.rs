@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use sha2::{Digest as _, Sha256};
 
 /// The spec, relative to the workspace root.
@@ -143,6 +143,14 @@ fn settings() -> GenerationSettings {
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq")
+        // An API version is a date: the spec states it as a string with a date pattern (what
+        // every generator can read; some refuse `format: date` in a header), and Rust callers
+        // keep passing a `chrono::NaiveDate`.
+        .with_replacement(
+            "ApiVersionDate",
+            "::chrono::naive::NaiveDate",
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        )
         .with_inner_type(quote::quote!(crate::hooks::Hooks))
         .with_hooks(HooksMode::Expected)
         .with_timeout(30);
@@ -150,7 +158,21 @@ fn settings() -> GenerationSettings {
 }
 
 fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
-    let settings = settings();
+    let mut settings = settings();
+    for schema in crate::bounds::plain_strings(spec) {
+        settings.with_conversion(
+            schema,
+            "::std::string::String",
+            [TypeImpl::FromStr, TypeImpl::Display, TypeImpl::Default].into_iter(),
+        );
+    }
+    for schema in crate::bounds::unsigned_integers(spec) {
+        settings.with_conversion(
+            schema,
+            "u64",
+            [TypeImpl::FromStr, TypeImpl::Display, TypeImpl::Default].into_iter(),
+        );
+    }
     // progenitor asserts on layouts it cannot express; report those as errors instead of
     // letting the panic message scroll past as a crash.
     let previous_hook = std::panic::take_hook();

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use openapiv3::{OpenAPI, Parameter, ReferenceOr, SchemaKind, Type};
+use openapiv3::{OpenAPI, Parameter, ReferenceOr, Schema, SchemaKind, Type};
 
 /// Renders `spec.rs` (unformatted; the caller runs rustfmt).
 pub fn render(spec: &OpenAPI) -> Result<String> {
@@ -26,6 +26,7 @@ pub fn render(spec: &OpenAPI) -> Result<String> {
     let scopes = render_scopes(spec, &mut out)?;
     render_operations(spec, &scopes, &mut out)?;
     render_limits(spec, &mut out)?;
+    render_request_bounds(spec, &mut out)?;
     Ok(out)
 }
 
@@ -285,4 +286,256 @@ fn snake_case(id: &str) -> String {
         }
     }
     out
+}
+
+/// One bound of a request body field, keyed by its path from the body's root.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Bound {
+    max_length: Option<usize>,
+    max_items: Option<usize>,
+    max_properties: Option<usize>,
+}
+
+/// Emits every `maxLength`, `maxItems` and `maxProperties` of the request bodies as a table, and
+/// the one walker that checks a JSON body against it, so the sandbox and the SDK enforce the
+/// same bounds as the spec states.
+fn render_request_bounds(spec: &OpenAPI, out: &mut String) -> Result<()> {
+    let mut bounds: indexmap::IndexMap<String, Bound> = indexmap::IndexMap::new();
+    for (path, item) in spec.paths.iter() {
+        let item = item.as_item().context("path items must be inline")?;
+        for (method, op) in item.iter() {
+            let Some(body) = &op.request_body else {
+                continue;
+            };
+            let body = body
+                .as_item()
+                .with_context(|| format!("{method} {path}: request bodies must be inline"))?;
+            for media in body.content.values() {
+                if let Some(schema) = &media.schema {
+                    collect_bounds(spec, schema, String::new(), &mut bounds)?;
+                }
+            }
+        }
+    }
+    out.push_str(
+        "/// A bound the spec puts on one field of a request body. Bounds the public \n\
+         /// documentation does not state are marked `x-pearsana-assumption` in the spec.\n\
+         #[derive(Debug, Clone, Copy, PartialEq, Eq)]\n\
+         pub struct FieldBound {\n\
+         /// Path from the body's root: properties joined by `.`, `[]` for any array element and \n\
+         /// `*` for any value of a free-form map (`items[].metadata.*`).\n\
+         pub path: &'static str,\n\
+         /// Most characters (Unicode scalar values) of a string.\n\
+         pub max_length: Option<usize>,\n\
+         /// Most elements of an array.\n\
+         pub max_items: Option<usize>,\n\
+         /// Most members of an object.\n\
+         pub max_properties: Option<usize>,\n\
+         }\n\n\
+         /// Every bounded request field, in spec order. A base64 `file` is bounded by \n\
+         /// [`MAX_DOCUMENT_BYTES`] after decoding instead.\n\
+         pub const REQUEST_BOUNDS: &[FieldBound] = &[\n",
+    );
+    for (path, bound) in &bounds {
+        writeln!(
+            out,
+            "FieldBound {{ path: {path:?}, max_length: {:?}, max_items: {:?}, max_properties: {:?} }},",
+            bound.max_length, bound.max_items, bound.max_properties
+        )?;
+    }
+    out.push_str(CHECKER);
+    Ok(())
+}
+
+/// The lookup and the walker, the same for every spec.
+const CHECKER: &str = r#"];
+
+/// The bound of the field at `path` (array indices such as `[3]` are read as `[]`).
+pub fn request_bound(path: &str) -> Option<&'static FieldBound> {
+    let mut normal = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                normal.push_str("[]");
+            }
+            ']' => in_index = false,
+            _ if in_index => {}
+            _ => normal.push(c),
+        }
+    }
+    REQUEST_BOUNDS.iter().find(|bound| bound.path == normal)
+}
+
+/// One value of a request body over a bound of the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundExcess {
+    /// Path of the value, with its real indices (`items[2].filename`).
+    pub path: String,
+    /// What is wrong, such as `must be at most 255 characters`.
+    pub problem: String,
+}
+
+impl std::fmt::Display for BoundExcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.path, self.problem)
+    }
+}
+
+/// Checks `value`, found at `path` of a request body (`""` for the whole body), and everything
+/// inside it against [`REQUEST_BOUNDS`], adding one [`BoundExcess`] per value over a bound.
+pub fn check_request_bounds(path: &str, value: &serde_json::Value, excess: &mut Vec<BoundExcess>) {
+    let bound = request_bound(path);
+    let mut add = |problem: String| {
+        excess.push(BoundExcess {
+            path: path.to_string(),
+            problem,
+        })
+    };
+    match value {
+        serde_json::Value::String(text) => {
+            if let Some(max) = bound.and_then(|b| b.max_length)
+                && text.chars().count() > max
+            {
+                add(format!("must be at most {max} characters"));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            if let Some(max) = bound.and_then(|b| b.max_items)
+                && items.len() > max
+            {
+                add(format!("must have at most {max} items"));
+            }
+            for (i, item) in items.iter().enumerate() {
+                check_request_bounds(&format!("{path}[{i}]"), item, excess);
+            }
+        }
+        serde_json::Value::Object(members) => {
+            let map = bound.and_then(|b| b.max_properties);
+            if let Some(max) = map
+                && members.len() > max
+            {
+                add(format!("must have at most {max} properties"));
+            }
+            for (key, member) in members {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match map {
+                    // A free-form map: every value has the bound of `path.*`.
+                    Some(_) => check_map_value(&child, &format!("{path}.*"), member, excess),
+                    None => check_request_bounds(&child, member, excess),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_map_value(
+    path: &str,
+    pattern: &str,
+    value: &serde_json::Value,
+    excess: &mut Vec<BoundExcess>,
+) {
+    if let serde_json::Value::String(text) = value
+        && let Some(max) = request_bound(pattern).and_then(|b| b.max_length)
+        && text.chars().count() > max
+    {
+        excess.push(BoundExcess {
+            path: path.to_string(),
+            problem: format!("must be at most {max} characters"),
+        });
+    }
+}
+"#;
+
+fn resolve<'a>(spec: &'a OpenAPI, schema: &'a ReferenceOr<Schema>) -> Result<&'a Schema> {
+    match schema {
+        ReferenceOr::Item(schema) => Ok(schema),
+        ReferenceOr::Reference { reference } => {
+            let name = reference
+                .strip_prefix("#/components/schemas/")
+                .with_context(|| format!("unsupported reference {reference}"))?;
+            spec.components
+                .as_ref()
+                .and_then(|c| c.schemas.get(name))
+                .and_then(ReferenceOr::as_item)
+                .with_context(|| format!("schema {name} is missing or not inline"))
+        }
+    }
+}
+
+fn unbox(schema: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
+    match schema {
+        ReferenceOr::Item(schema) => ReferenceOr::Item((**schema).clone()),
+        ReferenceOr::Reference { reference } => ReferenceOr::Reference {
+            reference: reference.clone(),
+        },
+    }
+}
+
+fn collect_bounds(
+    spec: &OpenAPI,
+    schema: &ReferenceOr<Schema>,
+    path: String,
+    bounds: &mut indexmap::IndexMap<String, Bound>,
+) -> Result<()> {
+    let schema = resolve(spec, schema)?;
+    let mut bound = Bound::default();
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::String(string)) => {
+            let base64 = matches!(
+                string.format,
+                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Byte)
+            );
+            if !base64 {
+                bound.max_length = string.max_length;
+            }
+        }
+        SchemaKind::Type(Type::Array(array)) => {
+            bound.max_items = array.max_items;
+            if let Some(items) = &array.items {
+                collect_bounds(spec, &unbox(items), format!("{path}[]"), bounds)?;
+            }
+        }
+        SchemaKind::Type(Type::Object(object)) => {
+            let join = |key: &str| {
+                if path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{path}.{key}")
+                }
+            };
+            for (name, property) in &object.properties {
+                collect_bounds(spec, &unbox(property), join(name), bounds)?;
+            }
+            if let Some(openapiv3::AdditionalProperties::Schema(values)) =
+                &object.additional_properties
+            {
+                bound.max_properties = object.max_properties;
+                collect_bounds(spec, values, join("*"), bounds)?;
+            } else if object.max_properties.is_some() {
+                bound.max_properties = object.max_properties;
+            }
+        }
+        SchemaKind::AllOf { all_of } => {
+            for part in all_of {
+                collect_bounds(spec, part, path.clone(), bounds)?;
+            }
+        }
+        _ => {}
+    }
+    if bound != Bound::default() {
+        if let Some(seen) = bounds.get(&path)
+            && *seen != bound
+        {
+            bail!("request field {path} has two different bounds: {seen:?} and {bound:?}");
+        }
+        bounds.insert(path, bound);
+    }
+    Ok(())
 }

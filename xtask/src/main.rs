@@ -6,6 +6,7 @@
 //! compared.
 
 mod bench;
+mod bounds;
 mod codegen;
 mod constants;
 

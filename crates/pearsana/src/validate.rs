@@ -7,7 +7,9 @@
 use std::collections::HashSet;
 
 use base64::Engine as _;
-use pearsana_api::spec::{BATCH_MAX_ITEMS, BATCH_MIN_ITEMS, MAX_DOCUMENT_BYTES};
+use pearsana_api::spec::{
+    BATCH_MAX_ITEMS, BATCH_MIN_ITEMS, MAX_DOCUMENT_BYTES, check_request_bounds, request_bound,
+};
 use pearsana_api::types::{self, VerificationIntent};
 
 use crate::error::ValidationError;
@@ -52,6 +54,7 @@ pub fn create_user(request: &types::CreateUserRequest) -> ValidationError {
     if let Some(profile) = &request.profile {
         profile_fields(&mut problems, profile);
     }
+    bounds(&mut problems, request);
     problems
 }
 
@@ -106,6 +109,7 @@ pub fn create_invitation(request: &types::CreateInvitationRequest) -> Validation
     if let Some(message) = &request.message {
         no_control(&mut problems, "message", message, true);
     }
+    bounds(&mut problems, request);
     problems
 }
 
@@ -122,6 +126,7 @@ pub fn submit_document(request: &types::SubmitDocumentRequest) -> ValidationErro
             intent: request.verification_intent,
             attestation_reference_id: request.attestation_reference_id.as_deref(),
             filename: request.filename.as_deref(),
+            verification_metadata: &request.verification_metadata,
         },
     );
     problems
@@ -170,8 +175,24 @@ pub(crate) fn batch_items(
                 intent: item.verification_intent,
                 attestation_reference_id: item.attestation_reference_id.as_deref(),
                 filename: item.filename.as_deref(),
+                verification_metadata: &item.verification_metadata,
             },
         );
+        let path = format!("{prefix}partnerReferenceId");
+        bounded_string(problems, &path, item.partner_reference_id.as_deref());
+        let path = format!("{prefix}metadata");
+        bounded_members(problems, &path, item.metadata.len());
+        for (key, value) in &item.metadata {
+            let bound = request_bound(&format!("{path}.*")).and_then(|b| b.max_length);
+            if let Some(max) = bound
+                && value.chars().count() > max
+            {
+                problems.push(
+                    format!("{path}.{key}"),
+                    format!("must be at most {max} characters"),
+                );
+            }
+        }
     }
 }
 
@@ -182,6 +203,42 @@ struct DocumentFields<'a> {
     intent: Option<VerificationIntent>,
     attestation_reference_id: Option<&'a str>,
     filename: Option<&'a str>,
+    verification_metadata: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// Adds every value of a small request (no base64 file) that is over a bound of the spec
+/// ([`pearsana_api::spec::REQUEST_BOUNDS`], the same table the sandbox enforces).
+fn bounds<T: serde::Serialize>(problems: &mut ValidationError, request: &T) {
+    // Serialising a generated request type to JSON cannot fail (string keys, no custom
+    // serialisers); if it ever did, the server would still check the bounds.
+    let Ok(value) = serde_json::to_value(request) else {
+        return;
+    };
+    let mut excess = Vec::new();
+    check_request_bounds("", &value, &mut excess);
+    for excess in excess {
+        problems.push(excess.path, excess.problem);
+    }
+}
+
+/// A string field of a document request over its `maxLength`. Documents are checked field by
+/// field rather than through [`bounds`], which would copy the base64 file.
+fn bounded_string(problems: &mut ValidationError, path: &str, value: Option<&str>) {
+    let max = request_bound(path).and_then(|b| b.max_length);
+    if let (Some(max), Some(value)) = (max, value)
+        && value.chars().count() > max
+    {
+        problems.push(path, format!("must be at most {max} characters"));
+    }
+}
+
+/// A map field of a document request over its `maxProperties`.
+fn bounded_members(problems: &mut ValidationError, path: &str, members: usize) {
+    if let Some(max) = request_bound(path).and_then(|b| b.max_properties)
+        && members > max
+    {
+        problems.push(path, format!("must have at most {max} properties"));
+    }
 }
 
 fn document(problems: &mut ValidationError, prefix: &str, fields: DocumentFields<'_>) {
@@ -201,6 +258,17 @@ fn document(problems: &mut ValidationError, prefix: &str, fields: DocumentFields
     if let Some(filename) = fields.filename {
         no_control(problems, &format!("{prefix}filename"), filename, false);
     }
+    bounded_string(problems, &format!("{prefix}filename"), fields.filename);
+    bounded_string(
+        problems,
+        &format!("{prefix}attestationReferenceId"),
+        fields.attestation_reference_id,
+    );
+    bounded_members(
+        problems,
+        &format!("{prefix}verificationMetadata"),
+        fields.verification_metadata.len(),
+    );
     if let Some(reference) = fields.attestation_reference_id {
         let field = format!("{prefix}attestationReferenceId");
         if fields.intent != Some(VerificationIntent::Attest) {

@@ -18,7 +18,7 @@ use pearsana_api::types::{
 };
 use serde_json::{Map, Value};
 
-use crate::api::{as_object, into_type};
+use crate::api::{as_object, into_type, into_type_at};
 use crate::app::AppState;
 use crate::auth::guard::Caller;
 use crate::body::JsonBody;
@@ -301,7 +301,7 @@ fn process_item(
         false,
     );
     p.optional_string_map(map, "metadata", &join(&base, "metadata"));
-    let typed: SubmitDocumentBatchItem = into_type(item, p)?;
+    let typed: SubmitDocumentBatchItem = into_type_at(&base, item, p)?;
     let checked = checked.ok_or_else(ApiError::internal)?;
     let submission = Submission {
         document_type: &typed.document_type,

@@ -21,6 +21,22 @@ pub(crate) fn into_type<T: DeserializeOwned>(
     value: &Value,
     problems: Problems,
 ) -> Result<T, ApiError> {
+    into_type_at("", value, problems)
+}
+
+/// [`into_type`] for the part of a body found at `path` (`items[2]` for a batch item). Before
+/// converting, the value is checked against the spec's length, item and property bounds
+/// ([`pearsana_api::spec::REQUEST_BOUNDS`]), every excess naming its field.
+pub(crate) fn into_type_at<T: DeserializeOwned>(
+    path: &str,
+    value: &Value,
+    mut problems: Problems,
+) -> Result<T, ApiError> {
+    let mut excess = Vec::new();
+    pearsana_api::spec::check_request_bounds(path, value, &mut excess);
+    for excess in excess {
+        problems.add(excess.to_string());
+    }
     if !problems.is_empty() {
         return Err(ApiError::validation(problems.into_vec()));
     }
