@@ -10,6 +10,7 @@ use crate::cli::{GlobalArgs, ImportArgs};
 use crate::exit::Exit;
 use crate::import::csv_input::read_roster;
 use crate::import::engine::{self, EngineOptions, Report, Submitter};
+use crate::import::files::{ClashError, Role, check_outputs};
 use crate::import::journal::Journal;
 use crate::import::plan::{Plan, RowKind, plan};
 use crate::import::report::{FailedRow, Summary, write_failures};
@@ -30,6 +31,9 @@ where
     K: RowKind,
     S: Submitter<Value = K::Value>,
 {
+    if let Err(e) = check_files(args) {
+        return usage(e);
+    }
     let file = match read_roster(&args.file) {
         Ok(file) => file,
         Err(e) => return usage(e),
@@ -108,6 +112,25 @@ where
     }
     print_report(printer, &report, args, global.verbose > 0);
     exit_for(&report)
+}
+
+/// Refuses a journal or failures report that is the input file or each other: writing one
+/// would destroy the other.
+fn check_files(args: &ImportArgs) -> Result<(), ClashError> {
+    let input = [Role {
+        flag: "the input file",
+        path: &args.file,
+    }];
+    let outputs: Vec<Role<'_>> = [("--journal", &args.journal), ("--failures", &args.failures)]
+        .into_iter()
+        .filter_map(|(flag, path)| {
+            Some(Role {
+                flag,
+                path: path.as_deref()?,
+            })
+        })
+        .collect();
+    check_outputs(&input, &outputs)
 }
 
 /// The exit status of a finished import.

@@ -187,6 +187,13 @@ pub enum ReadError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A device, pipe or directory: the file is read twice (validation, then sending), which
+    /// only a regular file allows, and a device such as `/dev/zero` never ends.
+    #[error("{path} is not a regular file; save the rows to a file and pass its path")]
+    NotRegular {
+        /// The path.
+        path: String,
+    },
     /// The header row itself is not valid CSV or UTF-8.
     #[error("{path}: the header row is not valid UTF-8 CSV: {message}")]
     Header {
@@ -201,10 +208,18 @@ pub enum ReadError {
 /// so they can be reported with their line number.
 pub fn read_roster(path: &Path) -> Result<RosterFile, ReadError> {
     let display = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+    let io = |source| ReadError::Io {
         path: display.clone(),
         source,
-    })?;
+    };
+    // Checked before opening too: opening a pipe for reading waits for a writer.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(ReadError::NotRegular { path: display });
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(ReadError::NotRegular { path: display });
+    }
     read_roster_from(file, &display)
 }
 

@@ -8,6 +8,7 @@ use pearsana_api::types::{ExternalReference, VerificationIntent};
 
 use super::csv_input::{Column, ColumnIndex};
 use super::fields::Fields;
+use super::files::FileId;
 use super::plan::RowKind;
 use super::users::{external_reference, reference_identity};
 
@@ -50,6 +51,9 @@ pub struct DocumentRow {
 pub struct Documents {
     /// The manifest's folder.
     pub base_dir: PathBuf,
+    /// Files this import writes (journal, failures report), with their flags: a manifest row
+    /// naming one of them is refused, since sending it would read a file being rewritten.
+    pub outputs: Vec<(FileId, &'static str)>,
 }
 
 impl Documents {
@@ -60,7 +64,35 @@ impl Documents {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let base_dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
-        Self { base_dir }
+        Self {
+            base_dir,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// The same rows, refusing any that name one of `outputs` (paths that do not exist yet
+    /// cannot be named by a row and are ignored).
+    pub fn with_outputs<'a>(
+        mut self,
+        outputs: impl IntoIterator<Item = (&'a Path, &'static str)>,
+    ) -> Self {
+        self.outputs = outputs
+            .into_iter()
+            .filter_map(|(path, flag)| {
+                let metadata = std::fs::metadata(path).ok()?;
+                Some((FileId::from_metadata(&metadata), flag))
+            })
+            .collect();
+        self
+    }
+
+    /// The flag of the output that `path` is, if it is one.
+    fn output_flag(&self, path: &Path) -> Option<&'static str> {
+        let id = FileId::from_metadata(&std::fs::metadata(path).ok()?);
+        self.outputs
+            .iter()
+            .find(|(output, _)| *output == id)
+            .map(|(_, flag)| *flag)
     }
 }
 
@@ -142,6 +174,10 @@ impl RowKind for Documents {
             match check_document_file(&path).and_then(|_| {
                 sha256_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
             }) {
+                Ok(_) if let Some(flag) = self.output_flag(&path) => f.problem(
+                    "file",
+                    format_args!("{} is the {flag} file of this import", path.display()),
+                ),
                 Ok(hash) => content_sha256 = hash,
                 Err(problem) => f.problem("file", problem),
             }

@@ -15,7 +15,9 @@
 //! crash-safe by construction: a crash can only leave a partially written *last* line, which
 //! [`Journal::open`] detects (no trailing newline, or not valid JSON) and truncates away; that
 //! entry was never acknowledged, so nothing confirmed is lost. Any other unreadable line means
-//! the file was edited or is not a journal, and opening fails rather than guessing.
+//! the file was edited or is not a journal, and opening fails rather than guessing. A file that
+//! does not begin with the header line is never modified at all (it is someone else's file),
+//! nor is anything but a regular file, and no line is read beyond [`MAX_LINE_BYTES`].
 //!
 //! # What the events mean on resume
 //!
@@ -105,6 +107,22 @@ pub enum JournalError {
         /// What is wrong.
         message: String,
     },
+    /// The path names an existing file that is not a journal; it is left untouched.
+    #[error(
+        "{path} exists but is not a pearsana journal ({reason}); it was left untouched: use another --journal path"
+    )]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+        /// What its beginning looks like instead.
+        reason: String,
+    },
+    /// The path names a device, pipe or directory, not a regular file.
+    #[error("journal {path} is not a regular file; use a path to a file")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
     /// Another process has the journal open.
     #[error(
         "journal {path} is in use by another pearsana process; wait for it or use another --journal path"
@@ -171,12 +189,21 @@ pub struct Journal {
 impl Journal {
     /// Opens (or creates) the journal at `path` for an import of `kind`, returning what it
     /// records so far. A torn last line from a crash is removed.
+    ///
+    /// An existing file is only ever changed when it begins with a journal header: anything
+    /// else (a note, a roster, a device such as `/dev/zero`) is refused untouched, so a
+    /// mistyped `--journal` can never destroy a file.
     pub fn open(path: &Path, kind: &str) -> Result<(Self, JournalState), JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
         };
         let existed = path.exists();
+        if existed && !std::fs::metadata(path).map_err(io)?.is_file() {
+            return Err(JournalError::NotRegular {
+                path: path.to_path_buf(),
+            });
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -184,6 +211,12 @@ impl Journal {
             .truncate(false)
             .open(path)
             .map_err(io)?;
+        // Checked again on the open file: the path may have been swapped meanwhile.
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(JournalError::NotRegular {
+                path: path.to_path_buf(),
+            });
+        }
         // Two runs appending to one journal would both send the same rows.
         match file.try_lock() {
             Ok(()) => {}
@@ -194,17 +227,20 @@ impl Journal {
             }
             Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
         }
-        let (state, valid_len, has_header) = read_existing(&file, path, kind)?;
-        file.set_len(valid_len).map_err(io)?;
-        file.seek(SeekFrom::End(0)).map_err(io)?;
-        if !has_header {
+        let header_line = {
             let header = Header {
                 version: FORMAT_VERSION,
                 kind: kind.to_string(),
             };
             let mut line = serde_json::to_vec(&header).expect("header serialises");
             line.push(b'\n');
-            file.write_all(&line).map_err(io)?;
+            line
+        };
+        let (state, valid_len, has_header) = read_existing(&file, path, kind, &header_line)?;
+        file.set_len(valid_len).map_err(io)?;
+        file.seek(SeekFrom::End(0)).map_err(io)?;
+        if !has_header {
+            file.write_all(&header_line).map_err(io)?;
         }
         file.sync_all().map_err(io)?;
         if !existed {
@@ -286,69 +322,138 @@ fn parse_header(text: &str, kind: &str) -> Result<(), LineError> {
     Ok(())
 }
 
+/// Longest journal line read back. Entries are written from rows of at most
+/// `csv_input::MAX_RECORD_BYTES`, which JSON escaping can grow at most sixfold, so a real
+/// journal never comes near it; anything longer is not a journal.
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+
+/// One line read with [`read_line_bounded`].
+#[derive(Debug, PartialEq, Eq)]
+enum LineRead {
+    /// End of file: nothing more.
+    Eof,
+    /// A line of this many bytes (with its `\n` when `terminated`).
+    Line { bytes: usize, terminated: bool },
+    /// More than the limit without a line break.
+    TooLong,
+}
+
+/// Reads one line into `buf`, never holding more than `max` bytes of it.
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    buf.clear();
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(if buf.is_empty() {
+                LineRead::Eof
+            } else {
+                LineRead::Line {
+                    bytes: buf.len(),
+                    terminated: false,
+                }
+            });
+        }
+        let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if buf.len() + take > max {
+            return Ok(LineRead::TooLong);
+        }
+        buf.extend_from_slice(&available[..take]);
+        reader.consume(take);
+        if done {
+            return Ok(LineRead::Line {
+                bytes: buf.len(),
+                terminated: true,
+            });
+        }
+    }
+}
+
 fn read_existing(
     file: &File,
     path: &Path,
     kind: &str,
+    header_line: &[u8],
 ) -> Result<(JournalState, u64, bool), JournalError> {
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
     };
+    let not_a_journal = |reason: &str| JournalError::NotAJournal {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
     let mut reader = BufReader::new(file);
     let mut state = JournalState::default();
-    let mut valid_len = 0u64;
-    let mut has_header = false;
     let mut buf = Vec::new();
-    let mut number = 0usize;
+    // The header comes first, or the file is not ours to touch.
+    match read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(io)? {
+        LineRead::Eof => return Ok((state, 0, false)),
+        LineRead::TooLong => return Err(not_a_journal("its first line is not a journal header")),
+        // A crash while the header was being written leaves a prefix of it: start afresh.
+        LineRead::Line {
+            terminated: false, ..
+        } if header_line.starts_with(&buf) => return Ok((state, 0, false)),
+        LineRead::Line {
+            terminated: false, ..
+        } => return Err(not_a_journal("it does not begin with a journal header")),
+        LineRead::Line { .. } => {}
+    }
+    match parse_header(String::from_utf8_lossy(&buf).trim_end(), kind) {
+        Ok(()) => {}
+        Err(LineError::WrongKind(found)) => {
+            return Err(JournalError::WrongKind {
+                path: path.to_path_buf(),
+                found,
+                expected: kind.to_string(),
+            });
+        }
+        Err(LineError::Unreadable(message)) => return Err(not_a_journal(&message)),
+    }
+    let mut valid_len = buf.len() as u64;
+    let mut number = 1usize;
     loop {
-        buf.clear();
-        let read = reader.read_until(b'\n', &mut buf).map_err(io)?;
-        if read == 0 {
-            break;
-        }
+        let read = read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(io)?;
         number += 1;
-        if !buf.ends_with(b"\n") {
-            // A crash can tear only the last write, which was never acknowledged: drop it.
-            break;
-        }
-        let text = String::from_utf8_lossy(&buf);
-        let text = text.trim_end();
-        let parsed = if has_header {
-            serde_json::from_str::<Entry>(text)
-                .map(|e| state.apply(e))
-                .map_err(|e| LineError::Unreadable(e.to_string()))
-        } else {
-            parse_header(text, kind)
-        };
-        match parsed {
-            Ok(()) => {
-                has_header = true;
-                valid_len += read as u64;
-            }
-            Err(LineError::WrongKind(found)) => {
-                return Err(JournalError::WrongKind {
-                    path: path.to_path_buf(),
-                    found,
-                    expected: kind.to_string(),
-                });
-            }
-            // An unreadable final line is what a torn write looks like after a power loss.
-            Err(LineError::Unreadable(_))
-                if has_header && reader.fill_buf().map_err(io)?.is_empty() =>
-            {
-                break;
-            }
-            Err(LineError::Unreadable(message)) => {
+        let bytes = match read {
+            LineRead::Eof => break,
+            LineRead::TooLong => {
                 return Err(JournalError::Corrupt {
                     path: path.to_path_buf(),
                     line: number,
-                    message,
+                    message: format!("line is longer than {MAX_LINE_BYTES} bytes"),
+                });
+            }
+            // A crash can tear only the last write, which was never acknowledged: drop it.
+            LineRead::Line {
+                terminated: false, ..
+            } => break,
+            LineRead::Line { bytes, .. } => bytes,
+        };
+        let text = String::from_utf8_lossy(&buf);
+        match serde_json::from_str::<Entry>(text.trim_end()) {
+            Ok(entry) => {
+                state.apply(entry);
+                valid_len += bytes as u64;
+            }
+            // An unreadable final line is what a torn write looks like after a power loss.
+            Err(_) if reader.fill_buf().map_err(io)?.is_empty() => break,
+            Err(e) => {
+                return Err(JournalError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: number,
+                    message: e.to_string(),
                 });
             }
         }
     }
-    Ok((state, valid_len, has_header))
+    Ok((state, valid_len, true))
 }
 
 fn write_loop(mut file: File, mut receiver: mpsc::UnboundedReceiver<Request>) {
@@ -501,8 +606,83 @@ mod tests {
         std::fs::write(&path, "hello\n").unwrap();
         assert!(matches!(
             Journal::open(&path, "users").unwrap_err(),
-            JournalError::Corrupt { line: 1, .. }
+            JournalError::NotAJournal { .. }
         ));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_journal_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        let mut big = vec![b'x'; 3 << 20];
+        big.extend_from_slice(b"\nend");
+        for content in [
+            b"remember to call the registrar on monday".to_vec(),
+            b"email,firstName\na@x.org,A\n".to_vec(),
+            big,
+        ] {
+            std::fs::write(&path, &content).unwrap();
+            let err = Journal::open(&path, "users").unwrap_err();
+            assert!(matches!(err, JournalError::NotAJournal { .. }), "{err}");
+            assert!(err.to_string().contains("untouched"), "{err}");
+            assert_eq!(std::fs::read(&path).unwrap(), content, "file unchanged");
+        }
+    }
+
+    #[test]
+    fn a_header_torn_by_a_crash_at_creation_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        std::fs::write(&path, "{\"pearsanaJour").unwrap();
+        let (journal, state) = Journal::open(&path, "users").unwrap();
+        journal.close();
+        assert!(state.finished("a").is_none());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"pearsanaJournal\":1,\"kind\":\"users\"}\n"
+        );
+    }
+
+    #[test]
+    fn devices_pipes_and_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for path in [
+            Path::new("/dev/zero"),
+            Path::new("/dev/full"),
+            &fifo,
+            dir.path(),
+        ] {
+            let err = Journal::open(path, "users").unwrap_err();
+            assert!(
+                matches!(err, JournalError::NotRegular { .. }),
+                "{path:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overlong_line_is_damage_not_an_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        let mut content = b"{\"pearsanaJournal\":1,\"kind\":\"users\"}\n".to_vec();
+        content.extend(std::iter::repeat_n(b' ', MAX_LINE_BYTES + 10));
+        content.extend_from_slice(b"\n");
+        std::fs::write(&path, &content).unwrap();
+        let err = Journal::open(&path, "users").unwrap_err();
+        assert!(
+            matches!(err, JournalError::Corrupt { line: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            content.len() as u64
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod csv_input;
 pub mod documents;
 pub mod engine;
 pub mod fields;
+pub mod files;
 pub mod invitations;
 pub mod journal;
 pub mod plan;
