@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use csv::StringRecord;
+use csv::{ByteRecord, StringRecord};
 use pearsana_api::spec::MAX_DOCUMENT_BYTES;
 use pearsana_api::types::{ExternalReference, VerificationIntent};
 
@@ -218,18 +218,19 @@ impl RowKind for Documents {
     fn report_record(
         &self,
         index: &ColumnIndex,
-        record: &StringRecord,
+        record: &ByteRecord,
         value: &DocumentRow,
-    ) -> StringRecord {
+    ) -> ByteRecord {
         let position = index.position("file");
+        let path = value.path.display().to_string();
         record
             .iter()
             .enumerate()
             .map(|(i, field)| {
                 if Some(i) == position {
-                    value.path.display().to_string()
+                    path.as_bytes()
                 } else {
-                    field.to_string()
+                    field
                 }
             })
             .collect()
@@ -238,8 +239,7 @@ impl RowKind for Documents {
 
 #[cfg(test)]
 mod tests {
-    use super::super::csv_input::read_roster_from;
-    use super::super::plan::plan;
+    use super::super::plan::plan_all;
     use super::*;
 
     #[test]
@@ -253,18 +253,18 @@ mod tests {
                     SIS,2,OFFICIAL_TRANSCRIPT,missing.pdf,,\n\
                     SIS,3,DIPLOMA,empty.pdf,maybe,ATT-1\n\
                     SIS,4,DIPLOMA,t.pdf,attest,ATT-2\n";
-        let plan = plan(&kind, read_roster_from(text.as_bytes(), "m").unwrap()).unwrap();
-        assert_eq!(plan.valid.len(), 2, "{:?}", plan.invalid);
-        let first = &plan.valid[0];
+        let (valid, invalid) = plan_all(&kind, text.as_bytes());
+        assert_eq!(valid.len(), 2, "{:?}", invalid);
+        let first = &valid[0];
         assert_eq!(first.value.path, dir.path().join("t.pdf"));
         assert_eq!(first.value.filename, "t.pdf");
         assert_eq!(
             &first.record[3],
-            dir.path().join("t.pdf").to_str().unwrap(),
+            dir.path().join("t.pdf").to_str().unwrap().as_bytes(),
             "report has absolute path"
         );
         assert_eq!(
-            plan.valid[1].value.verification_intent,
+            valid[1].value.verification_intent,
             Some(VerificationIntent::Attest)
         );
         assert_eq!(
@@ -272,9 +272,9 @@ mod tests {
             "sis:1|OFFICIAL_TRANSCRIPT|sha256:e16fa5d9b51928755db85b917f0297babaf22c7a47e97d9212adab56e61ba04e",
             "keyed by content, so moving files keeps the key"
         );
-        assert_eq!(plan.invalid[0].line, 3);
-        assert!(plan.invalid[0].problems[0].starts_with("file: cannot read"));
-        let problems = &plan.invalid[1].problems;
+        assert_eq!(invalid[0].line, 3);
+        assert!(invalid[0].problems[0].starts_with("file: cannot read"));
+        let problems = &invalid[1].problems;
         assert_eq!(
             problems.len(),
             2,

@@ -26,13 +26,14 @@
 //! process stopped while the request was in flight, so the server may or may not have acted
 //! ("in doubt"); see [`JournalState::in_doubt`] for how imports treat such rows.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+
+use super::keys::KeyHasher;
 
 const FORMAT_VERSION: u32 = 1;
 
@@ -139,40 +140,72 @@ pub enum JournalError {
     },
 }
 
-/// What a journal says about earlier runs.
-#[derive(Debug, Default, Clone)]
+/// What a journal says about the rows of this roster: the last event of each row, kept as
+/// one byte per row next to the sorted key hashes from the validation pass. Entries for keys
+/// not in the roster are ignored, so a journal of millions of lines costs no memory of its
+/// own.
+#[derive(Debug, Clone)]
 pub struct JournalState {
-    last: HashMap<String, Entry>,
+    hasher: KeyHasher,
+    keys: Vec<u128>,
+    last: Vec<Option<Event>>,
 }
 
 impl JournalState {
-    fn apply(&mut self, entry: Entry) {
-        self.last.insert(entry.key.clone(), entry);
+    /// A state tracking the rows whose key hashes (from `hasher`) are `keys`, sorted and unique.
+    pub fn new(hasher: KeyHasher, keys: Vec<u128>) -> Self {
+        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        let last = vec![None; keys.len()];
+        Self { hasher, keys, last }
     }
 
-    /// The confirmed outcome of a finished row (`created` or `existing`), if any.
-    pub fn finished(&self, key: &str) -> Option<&Entry> {
-        self.last
-            .get(key)
-            .filter(|e| matches!(e.event, Event::Created | Event::Existing))
+    /// A state tracking exactly `keys`.
+    #[cfg(test)]
+    pub fn for_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
+        let hasher = KeyHasher::new();
+        let mut hashes: Vec<u128> = keys.into_iter().map(|k| hasher.key(k)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        Self::new(hasher, hashes)
+    }
+
+    fn slot(&self, key: &str) -> Option<usize> {
+        self.keys.binary_search(&self.hasher.key(key)).ok()
+    }
+
+    fn apply(&mut self, entry: &Entry) {
+        if let Some(slot) = self.slot(&entry.key) {
+            self.last[slot] = Some(entry.event);
+        }
+    }
+
+    fn last(&self, key: &str) -> Option<Event> {
+        self.slot(key).and_then(|slot| self.last[slot])
+    }
+
+    /// Whether `key` is one of the rows this state tracks (the rows valid when validated).
+    pub fn tracks(&self, key: &str) -> bool {
+        self.slot(key).is_some()
+    }
+
+    /// Whether a row's outcome is confirmed (`created` or `existing`).
+    pub fn finished(&self, key: &str) -> bool {
+        matches!(self.last(key), Some(Event::Created | Event::Existing))
     }
 
     /// Whether a request for this row was in flight when an earlier run stopped, with no
     /// outcome recorded: the server may or may not have acted on it.
     pub fn in_doubt(&self, key: &str) -> bool {
-        self.last
-            .get(key)
-            .is_some_and(|e| e.event == Event::Attempt)
+        self.last(key) == Some(Event::Attempt)
     }
 
-    /// Keys of every finished row.
+    /// How many tracked rows are finished.
     #[cfg(test)]
-    pub fn finished_keys(&self) -> std::collections::HashSet<&str> {
+    pub fn finished_count(&self) -> usize {
         self.last
-            .values()
-            .filter(|e| matches!(e.event, Event::Created | Event::Existing))
-            .map(|e| e.key.as_str())
-            .collect()
+            .iter()
+            .filter(|e| matches!(e, Some(Event::Created | Event::Existing)))
+            .count()
     }
 }
 
@@ -193,7 +226,7 @@ impl Journal {
     /// An existing file is only ever changed when it begins with a journal header: anything
     /// else (a note, a roster, a device such as `/dev/zero`) is refused untouched, so a
     /// mistyped `--journal` can never destroy a file.
-    pub fn open(path: &Path, kind: &str) -> Result<(Self, JournalState), JournalError> {
+    pub fn open(path: &Path, kind: &str, state: &mut JournalState) -> Result<Self, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
@@ -236,7 +269,7 @@ impl Journal {
             line.push(b'\n');
             line
         };
-        let (state, valid_len, has_header) = read_existing(&file, path, kind, &header_line)?;
+        let (valid_len, has_header) = read_existing(&file, path, kind, &header_line, state)?;
         file.set_len(valid_len).map_err(io)?;
         file.seek(SeekFrom::End(0)).map_err(io)?;
         if !has_header {
@@ -251,12 +284,11 @@ impl Journal {
             .name("pearsana-journal".into())
             .spawn(move || write_loop(file, receiver))
             .map_err(io)?;
-        let journal = Self {
+        Ok(Self {
             path: path.to_path_buf(),
             sender: Some(sender),
             writer: Some(writer),
-        };
-        Ok((journal, state))
+        })
     }
 
     /// Appends entries and returns once they are on disk.
@@ -380,7 +412,8 @@ fn read_existing(
     path: &Path,
     kind: &str,
     header_line: &[u8],
-) -> Result<(JournalState, u64, bool), JournalError> {
+    state: &mut JournalState,
+) -> Result<(u64, bool), JournalError> {
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
@@ -390,16 +423,15 @@ fn read_existing(
         reason: reason.to_string(),
     };
     let mut reader = BufReader::new(file);
-    let mut state = JournalState::default();
     let mut buf = Vec::new();
     // The header comes first, or the file is not ours to touch.
     match read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(io)? {
-        LineRead::Eof => return Ok((state, 0, false)),
+        LineRead::Eof => return Ok((0, false)),
         LineRead::TooLong => return Err(not_a_journal("its first line is not a journal header")),
         // A crash while the header was being written leaves a prefix of it: start afresh.
         LineRead::Line {
             terminated: false, ..
-        } if header_line.starts_with(&buf) => return Ok((state, 0, false)),
+        } if header_line.starts_with(&buf) => return Ok((0, false)),
         LineRead::Line {
             terminated: false, ..
         } => return Err(not_a_journal("it does not begin with a journal header")),
@@ -439,7 +471,7 @@ fn read_existing(
         let text = String::from_utf8_lossy(&buf);
         match serde_json::from_str::<Entry>(text.trim_end()) {
             Ok(entry) => {
-                state.apply(entry);
+                state.apply(&entry);
                 valid_len += bytes as u64;
             }
             // An unreadable final line is what a torn write looks like after a power loss.
@@ -453,7 +485,7 @@ fn read_existing(
             }
         }
     }
-    Ok((state, valid_len, true))
+    Ok((valid_len, true))
 }
 
 fn write_loop(mut file: File, mut receiver: mpsc::UnboundedReceiver<Request>) {
@@ -497,6 +529,13 @@ fn sync_parent_dir(path: &Path) {
 mod tests {
     use super::*;
 
+    const KEYS: &[&str] = &["a", "b", "c", "d"];
+
+    fn open(path: &Path, keys: &[&str]) -> Result<(Journal, JournalState), JournalError> {
+        let mut state = JournalState::for_keys(keys.iter().copied());
+        Journal::open(path, "users", &mut state).map(|journal| (journal, state))
+    }
+
     fn entry(key: &str, event: Event) -> Entry {
         Entry {
             key: key.into(),
@@ -511,8 +550,8 @@ mod tests {
     async fn outcomes_survive_reopening_and_last_event_wins() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (journal, state) = Journal::open(&path, "users").unwrap();
-        assert!(state.finished("a").is_none());
+        let (journal, state) = open(&path, KEYS).unwrap();
+        assert!(!state.finished("a"));
         journal
             .append(vec![entry("a", Event::Created), entry("b", Event::Failed)])
             .await
@@ -534,19 +573,22 @@ mod tests {
             .unwrap();
         journal.close();
 
-        let (_journal, state) = Journal::open(&path, "users").unwrap();
-        assert_eq!(state.finished("a").unwrap().event, Event::Created);
-        assert_eq!(state.finished("b").unwrap().event, Event::Existing);
-        assert!(state.finished("c").is_none() && state.in_doubt("c"));
-        assert!(state.finished("d").is_none() && !state.in_doubt("d"));
-        assert_eq!(state.finished_keys().len(), 2);
+        let (_journal, state) = open(&path, KEYS).unwrap();
+        assert!(state.finished("a") && state.finished("b"));
+        assert!(!state.finished("c") && state.in_doubt("c"));
+        assert!(!state.finished("d") && !state.in_doubt("d"));
+        assert_eq!(state.finished_count(), 2);
+        assert!(
+            !state.tracks("e") && !state.finished("e"),
+            "keys not in the roster are ignored"
+        );
     }
 
     #[tokio::test]
     async fn a_torn_last_line_is_dropped_and_appending_continues() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (journal, _) = Journal::open(&path, "users").unwrap();
+        let (journal, _) = open(&path, KEYS).unwrap();
         journal
             .append(vec![entry("a", Event::Created)])
             .await
@@ -556,16 +598,16 @@ mod tests {
         file.write_all(br#"{"key":"b","line":3,"ev"#).unwrap();
         drop(file);
 
-        let (journal, state) = Journal::open(&path, "users").unwrap();
-        assert!(state.finished("a").is_some());
-        assert!(state.finished("b").is_none());
+        let (journal, state) = open(&path, KEYS).unwrap();
+        assert!(state.finished("a"));
+        assert!(!state.finished("b"));
         journal
             .append(vec![entry("c", Event::Created)])
             .await
             .unwrap();
         journal.close();
-        let (_j, state) = Journal::open(&path, "users").unwrap();
-        assert!(state.finished("c").is_some());
+        let (_j, state) = open(&path, KEYS).unwrap();
+        assert!(state.finished("c"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
     }
@@ -574,11 +616,11 @@ mod tests {
     fn a_journal_in_use_is_refused_until_released() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (first, _) = Journal::open(&path, "users").unwrap();
-        let err = Journal::open(&path, "users").unwrap_err();
+        let (first, _) = open(&path, KEYS).unwrap();
+        let err = open(&path, KEYS).unwrap_err();
         assert!(matches!(err, JournalError::Locked { .. }), "{err}");
         first.close();
-        assert!(Journal::open(&path, "users").is_ok());
+        assert!(open(&path, KEYS).is_ok());
     }
 
     #[test]
@@ -590,14 +632,14 @@ mod tests {
             "{\"pearsanaJournal\":1,\"kind\":\"users\"}\nnot json\n{\"key\":\"a\",\"line\":2,\"event\":\"created\"}\n",
         )
         .unwrap();
-        let err = Journal::open(&path, "users").unwrap_err();
+        let err = open(&path, KEYS).unwrap_err();
         assert!(
             matches!(err, JournalError::Corrupt { line: 2, .. }),
             "{err}"
         );
 
         std::fs::write(&path, "{\"pearsanaJournal\":1,\"kind\":\"documents\"}\n").unwrap();
-        let err = Journal::open(&path, "users").unwrap_err();
+        let err = open(&path, KEYS).unwrap_err();
         assert!(
             matches!(&err, JournalError::WrongKind { found, .. } if found == "documents"),
             "{err}"
@@ -605,7 +647,7 @@ mod tests {
 
         std::fs::write(&path, "hello\n").unwrap();
         assert!(matches!(
-            Journal::open(&path, "users").unwrap_err(),
+            open(&path, KEYS).unwrap_err(),
             JournalError::NotAJournal { .. }
         ));
     }
@@ -622,7 +664,7 @@ mod tests {
             big,
         ] {
             std::fs::write(&path, &content).unwrap();
-            let err = Journal::open(&path, "users").unwrap_err();
+            let err = open(&path, KEYS).unwrap_err();
             assert!(matches!(err, JournalError::NotAJournal { .. }), "{err}");
             assert!(err.to_string().contains("untouched"), "{err}");
             assert_eq!(std::fs::read(&path).unwrap(), content, "file unchanged");
@@ -634,9 +676,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
         std::fs::write(&path, "{\"pearsanaJour").unwrap();
-        let (journal, state) = Journal::open(&path, "users").unwrap();
+        let (journal, state) = open(&path, KEYS).unwrap();
         journal.close();
-        assert!(state.finished("a").is_none());
+        assert!(!state.finished("a"));
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "{\"pearsanaJournal\":1,\"kind\":\"users\"}\n"
@@ -658,7 +700,7 @@ mod tests {
             &fifo,
             dir.path(),
         ] {
-            let err = Journal::open(path, "users").unwrap_err();
+            let err = open(path, KEYS).unwrap_err();
             assert!(
                 matches!(err, JournalError::NotRegular { .. }),
                 "{path:?}: {err}"
@@ -674,7 +716,7 @@ mod tests {
         content.extend(std::iter::repeat_n(b' ', MAX_LINE_BYTES + 10));
         content.extend_from_slice(b"\n");
         std::fs::write(&path, &content).unwrap();
-        let err = Journal::open(&path, "users").unwrap_err();
+        let err = open(&path, KEYS).unwrap_err();
         assert!(
             matches!(err, JournalError::Corrupt { line: 2, .. }),
             "{err}"
@@ -689,7 +731,7 @@ mod tests {
     async fn many_concurrent_appends_are_all_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (journal, _) = Journal::open(&path, "users").unwrap();
+        let (journal, _) = open(&path, KEYS).unwrap();
         let journal = std::sync::Arc::new(journal);
         let mut tasks = Vec::new();
         for i in 0..200 {
@@ -705,7 +747,9 @@ mod tests {
             task.await.unwrap();
         }
         drop(journal);
-        let (_j, state) = Journal::open(&path, "users").unwrap();
-        assert_eq!(state.finished_keys().len(), 200);
+        let keys: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let (_j, state) = open(&path, &keys).unwrap();
+        assert_eq!(state.finished_count(), 200);
     }
 }

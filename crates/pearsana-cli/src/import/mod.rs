@@ -12,6 +12,7 @@ pub mod fields;
 pub mod files;
 pub mod invitations;
 pub mod journal;
+pub mod keys;
 pub mod plan;
 pub mod progress;
 pub mod report;
