@@ -307,6 +307,7 @@ pub async fn run<S: Submitter>(
     let mut tasks: JoinSet<UnitDone<S::Value>> = JoinSet::new();
     let mut rows = rows.fuse();
     let mut stopping = false;
+    let mut unreadable = false;
     loop {
         stopping |= cancel.is_cancelled();
         if !stopping && tasks.len() < concurrency {
@@ -316,6 +317,7 @@ pub async fn run<S: Submitter>(
                     None => break,
                     Some(Err(error)) => {
                         accounting.aborted.get_or_insert(error.to_string());
+                        unreadable = true;
                         stopping = true;
                         break;
                     }
@@ -347,7 +349,7 @@ pub async fn run<S: Submitter>(
         stopping |= accounting.record(done.expect("import task panicked"));
     }
     // What was not started: counted (and invalid rows reported) without sending anything.
-    if accounting.aborted.is_none() {
+    if !unreadable {
         for row in rows {
             match row {
                 Err(error) => {
