@@ -450,13 +450,22 @@ fn parse_fields(bytes: &[u8]) -> ByteRecord {
 pub struct SourceRow {
     /// Line number in the file.
     pub line: u64,
-    /// The fields exactly as written: what a failures report gives back.
-    pub raw: ByteRecord,
     /// The fields as text (lossy only when `malformed` says so), for validation.
     pub record: StringRecord,
+    /// The original bytes, kept apart only when `record` could not hold them (not UTF-8).
+    undecodable: Option<ByteRecord>,
     /// A problem with the row's shape (wrong field count, bad encoding, unterminated quote),
     /// if any.
     pub malformed: Option<String>,
+}
+
+impl SourceRow {
+    /// The fields exactly as written: what a failures report gives back.
+    pub fn raw(&self) -> &ByteRecord {
+        self.undecodable
+            .as_ref()
+            .unwrap_or_else(|| self.record.as_byte_record())
+    }
 }
 
 /// A roster file: its header, and its rows read as often as needed, one at a time.
@@ -612,15 +621,20 @@ impl<R: std::io::Read> Iterator for Rows<'_, R> {
 }
 
 fn source_row(raw: RawRow, width: usize) -> SourceRow {
-    let (record, mut malformed) = match StringRecord::from_byte_record(raw.fields.clone()) {
-        Ok(record) => (record, raw.problem),
-        Err(e) => (
-            raw.fields
+    let (record, undecodable, mut malformed) = match StringRecord::from_byte_record(raw.fields) {
+        Ok(record) => (record, None, raw.problem),
+        Err(e) => {
+            let message = e.to_string();
+            let bytes = e.into_byte_record();
+            let lossy = bytes
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect(),
-            Some(raw.problem.unwrap_or(format!("not valid UTF-8 ({e})"))),
-        ),
+                .collect();
+            let problem = raw
+                .problem
+                .unwrap_or(format!("not valid UTF-8 ({message})"));
+            (lossy, Some(bytes), Some(problem))
+        }
     };
     if malformed.is_none() && record.len() != width {
         malformed = Some(format!(
@@ -630,8 +644,8 @@ fn source_row(raw: RawRow, width: usize) -> SourceRow {
     }
     SourceRow {
         line: raw.line,
-        raw: raw.fields,
         record,
+        undecodable,
         malformed,
     }
 }
@@ -747,7 +761,8 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert!(rows[0].malformed.as_deref().unwrap().contains("UTF-8"));
         assert_eq!(
-            &rows[0].raw[0], b"\xff@x.org",
+            &rows[0].raw()[0],
+            b"\xff@x.org",
             "the original bytes are kept"
         );
     }
@@ -756,7 +771,7 @@ mod tests {
     fn extra_fields_are_kept_byte_for_byte() {
         let rows = rows(b"email,firstName\na@x.org,A,  extra ,\"more,\"\"x\"\"\"\n");
         assert!(rows[0].malformed.as_deref().unwrap().contains("4 fields"));
-        let raw: Vec<&[u8]> = rows[0].raw.iter().collect();
+        let raw: Vec<&[u8]> = rows[0].raw().iter().collect();
         assert_eq!(raw, vec![&b"a@x.org"[..], b"A", b"  extra ", b"more,\"x\""]);
     }
 
@@ -799,7 +814,7 @@ mod tests {
             problem.contains("unterminated quote") && problem.contains("line 3"),
             "{problem}"
         );
-        assert_eq!(&rows[1].raw[0], b"b@x.org");
+        assert_eq!(&rows[1].raw()[0], b"b@x.org");
         assert!(rows[2].malformed.is_none() && &rows[2].record[0] == "c@x.org");
         assert!(rows[3].malformed.is_none() && &rows[3].record[1] == "D");
         assert_eq!(&rows[3].record[0], "d@x.org");

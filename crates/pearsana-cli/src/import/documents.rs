@@ -117,7 +117,13 @@ pub fn check_document_file(path: &Path) -> Result<u64, String> {
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    // Bounded: the file was checked to be a regular file within the limit, but could be
+    // swapped for something endless before it is opened here.
+    let file = std::fs::File::open(path)?;
+    std::io::copy(
+        &mut std::io::Read::take(file, MAX_DOCUMENT_BYTES + 1),
+        &mut hasher,
+    )?;
     Ok(hasher
         .finalize()
         .iter()

@@ -176,7 +176,7 @@ fn check<K: RowKind>(
 ) -> Result<K::Value, InvalidRow> {
     let invalid = |problems| InvalidRow {
         line: row.line,
-        record: row.raw.clone(),
+        record: row.raw().clone(),
         problems,
     };
     if let Some(problem) = &row.malformed {
@@ -227,7 +227,7 @@ pub fn plan<'a, K: RowKind, R: Read + Seek>(
         if !duplicates.is_empty() {
             let bad = InvalidRow {
                 line: row.line,
-                record: row.raw,
+                record: row.raw().clone(),
                 problems: duplicates,
             };
             on_invalid(&bad);
@@ -243,7 +243,7 @@ pub fn plan<'a, K: RowKind, R: Read + Seek>(
             .next()
             .map(|(_, id)| id)
             .unwrap_or_default();
-        let record = kind.report_record(&validation.index, &row.raw, &value);
+        let record = kind.report_record(&validation.index, row.raw(), &value);
         Ok(PlannedRow::Valid(ValidRow {
             line: row.line,
             key,
