@@ -10,7 +10,8 @@ pub enum Exit {
     /// The command ran, but the API rejected a request or at least one import row failed
     /// (invalid, rejected, or left in doubt).
     Failed,
-    /// Bad command line, unreadable or malformed input file, unusable journal, bad settings.
+    /// Bad command line, unreadable or malformed input file, unusable journal, bad settings;
+    /// or a journal or failures report that could not be written during an import.
     Usage,
     /// Credentials were refused or lack a scope the command needs.
     Auth,
@@ -46,7 +47,9 @@ Exit status:
   0    success
   1    the API rejected a request, or at least one import row failed (invalid,
        rejected, or left in doubt); see the failures report
-  2    usage error: bad arguments, unreadable or malformed input file, bad journal
+  2    usage error: bad arguments, unreadable or malformed input file, bad journal,
+       an output that is an input; or the journal or failures report could not
+       be written (the import's summary is still printed)
   3    authentication: credentials refused, or a required scope is missing
   4    service unavailable: network error, timeout, or server errors after retries
   130  interrupted by Ctrl-C (in-flight requests finished, journal flushed)";

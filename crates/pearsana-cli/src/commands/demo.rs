@@ -12,9 +12,9 @@ use super::calls::{connection_facts, report_error};
 use crate::cli::DemoArgs;
 use crate::exit::Exit;
 use crate::import::csv_input::read_roster_from;
-use crate::import::engine::{self, EngineOptions};
+use crate::import::engine::{self, EngineOptions, Expected};
 use crate::import::invitations::invitation_request;
-use crate::import::plan::plan;
+use crate::import::plan::{PlannedRow, plan, validate};
 use crate::import::submitters::UserSubmitter;
 use crate::import::users::Users;
 use crate::output::Printer;
@@ -121,31 +121,41 @@ async fn run_steps(
         json!({"clientId": ping.client_id, "scopes": ping.scopes, "token": facts["token"], "apiVersion": facts["apiVersion"]}),
     );
 
-    let roster = read_roster_from(DEMO_ROSTER.as_bytes(), "demo roster")
-        .map_err(|e| DemoError::Other(e.to_string()))?;
-    let users = plan(&Users, roster).map_err(|e| DemoError::Other(e.to_string()))?;
-    let references: Vec<_> = users
-        .valid
-        .iter()
-        .map(|row| row.value.external_references[0].clone())
-        .collect();
-    let import = |plan| {
+    let import = || async {
         let options = EngineOptions {
             concurrency: args.concurrency.max(1),
             resend_in_doubt: false,
             progress: false,
         };
-        engine::run(
-            plan,
+        let other = |e: &dyn std::fmt::Display| DemoError::Other(e.to_string());
+        let mut roster = read_roster_from(std::io::Cursor::new(DEMO_ROSTER), "demo roster")
+            .map_err(|e| other(&e))?;
+        let mut validation = validate(&Users, &mut roster, |_| {}).map_err(|e| other(&e))?;
+        let expected = Expected {
+            total: validation.total,
+            valid: validation.valid(),
+        };
+        let state = validation.journal_state();
+        let rows = plan(&Users, &mut roster, &validation, |_| {}).map_err(|e| other(&e))?;
+        let mut references = Vec::new();
+        let rows = rows.inspect(|row| {
+            if let Ok(PlannedRow::Valid(row)) = row {
+                references.push(row.value.external_references[0].clone());
+            }
+        });
+        let report = engine::run(
+            rows,
+            expected,
             Arc::new(UserSubmitter(client.clone())),
+            state,
             None,
             options,
             CancellationToken::new(),
         )
+        .await;
+        Ok::<_, DemoError>((report, references))
     };
-    let first = import(users)
-        .await
-        .map_err(|e| DemoError::Other(e.to_string()))?;
+    let (first, references) = import().await?;
     let s = &first.summary;
     step(
         printer,
@@ -164,12 +174,7 @@ async fn run_steps(
         )));
     }
 
-    let roster_again = read_roster_from(DEMO_ROSTER.as_bytes(), "demo roster")
-        .map_err(|e| DemoError::Other(e.to_string()))?;
-    let again = plan(&Users, roster_again).map_err(|e| DemoError::Other(e.to_string()))?;
-    let second = import(again)
-        .await
-        .map_err(|e| DemoError::Other(e.to_string()))?;
+    let (second, _) = import().await?;
     step(
         printer,
         4,

@@ -9,9 +9,10 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::exit::Exit;
 use crate::import::csv_input::read_roster;
-use crate::import::engine::{self, EngineOptions, Report, Submitter};
+use crate::import::engine::{self, EngineOptions, Expected, Report, Submitter};
+use crate::import::files::{ClashError, Role, check_outputs};
 use crate::import::journal::Journal;
-use crate::import::plan::{Plan, RowKind, plan};
+use crate::import::plan::{InvalidRow, PlannedRow, RowKind, plan, validate};
 use crate::import::report::{FailedRow, Summary, write_failures};
 use crate::output::Printer;
 
@@ -30,42 +31,65 @@ where
     K: RowKind,
     S: Submitter<Value = K::Value>,
 {
-    let file = match read_roster(&args.file) {
-        Ok(file) => file,
+    if let Err(e) = check_files(args) {
+        return usage(e);
+    }
+    let mut roster = match read_roster(&args.file) {
+        Ok(roster) => roster,
         Err(e) => return usage(e),
     };
-    let plan: Plan<K::Value> = match plan(&kind, file) {
-        Ok(plan) => plan,
-        Err(e) => return usage(format_args!("{}: {e}", args.file.display())),
-    };
-    for row in &plan.invalid {
+    let print_invalid = |row: &InvalidRow| {
         eprintln!(
             "line {}: invalid row: {}",
             row.line,
             row.problems.join("; ")
         );
-    }
+    };
+    // Pass 1: validate every row, keeping hashes only.
+    let mut validation = match validate(&kind, &mut roster, print_invalid) {
+        Ok(validation) => validation,
+        Err(e) => return usage(format_args!("{}: {e}", args.file.display())),
+    };
+    let expected = Expected {
+        total: validation.total,
+        valid: validation.valid(),
+    };
+    let mut state = validation.journal_state();
     if args.dry_run {
-        let summary = Summary {
-            total: plan.total(),
-            failed: plan.invalid.len(),
-            remaining: plan.valid.len(),
+        // The send pass without sending: it finds repeated rows.
+        let repeated = std::cell::Cell::new(0);
+        let rows = plan(&kind, &mut roster, &validation, |row: &InvalidRow| {
+            repeated.set(repeated.get() + 1);
+            print_invalid(row);
+        });
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => return usage(e),
+        };
+        let mut summary = Summary {
+            total: expected.total,
             ..Summary::default()
         };
-        print_summary(
-            printer,
-            &summary,
-            &format!("dry run: {} valid row(s) would be sent", plan.valid.len()),
-        );
-        return if plan.invalid.is_empty() {
+        for row in rows {
+            match row {
+                Ok(PlannedRow::Valid(_)) => summary.remaining += 1,
+                Ok(PlannedRow::Invalid(_)) => {}
+                Err(e) => return usage(e),
+            }
+        }
+        summary.failed = validation.invalid + repeated.get();
+        let note = format!("dry run: {} valid row(s) would be sent", summary.remaining);
+        let exit = if summary.failed == 0 {
             Exit::Success
         } else {
             Exit::Failed
         };
+        print_summary(printer, &summary, &note);
+        return exit;
     }
     let journal = match &args.journal {
-        Some(path) => match Journal::open(path, K::NAME) {
-            Ok(opened) => Some(opened),
+        Some(path) => match Journal::open(path, K::NAME, &mut state) {
+            Ok(journal) => Some(journal),
             Err(e) => return usage(e),
         },
         None => None,
@@ -74,7 +98,11 @@ where
         Ok(client) => client,
         Err(e) => return usage(e),
     };
-    let headers = plan.headers.clone();
+    // Pass 2: read the rows again and send them as they come.
+    let rows = match plan(&kind, &mut roster, &validation, print_invalid) {
+        Ok(rows) => rows,
+        Err(e) => return usage(e),
+    };
     let cancel = CancellationToken::new();
     let ctrl_c = spawn_ctrl_c_handler(cancel.clone());
     let options = EngineOptions {
@@ -82,37 +110,64 @@ where
         resend_in_doubt: args.resend_in_doubt,
         progress: true,
     };
-    let result = engine::run(
-        plan,
+    let report = engine::run(
+        rows,
+        expected,
         Arc::new(make_submitter(client)),
+        state,
         journal,
         options,
         cancel,
     )
     .await;
     ctrl_c.abort();
-    let report = match result {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-    };
+    let mut report_written = true;
     if let Some(path) = &args.failures
-        && let Err(e) = write_failures(path, &headers, &report.failures)
+        && let Err(e) = write_failures(path, &validation.headers, &report.failures)
     {
+        report_written = false;
         eprintln!(
-            "error: cannot write failures report {}: {e}",
-            path.display()
+            "error: cannot write failures report {}: {e}; {} failed row(s) are listed above only",
+            path.display(),
+            report.failures.len()
         );
     }
-    print_report(printer, &report, args, global.verbose > 0);
+    print_report(
+        printer,
+        &report,
+        args,
+        global.verbose > 0 || !report_written,
+    );
+    if !report_written {
+        return Exit::Usage;
+    }
     exit_for(&report)
+}
+
+/// Refuses a journal or failures report that is the input file or each other: writing one
+/// would destroy the other.
+fn check_files(args: &ImportArgs) -> Result<(), ClashError> {
+    let input = [Role {
+        flag: "the input file",
+        path: &args.file,
+    }];
+    let outputs: Vec<Role<'_>> = [("--journal", &args.journal), ("--failures", &args.failures)]
+        .into_iter()
+        .filter_map(|(flag, path)| {
+            Some(Role {
+                flag,
+                path: path.as_deref()?,
+            })
+        })
+        .collect();
+    check_outputs(&input, &outputs)
 }
 
 /// The exit status of a finished import.
 pub fn exit_for(report: &Report) -> Exit {
-    if report.interrupted {
+    if report.aborted.is_some() {
+        Exit::Usage
+    } else if report.interrupted {
         Exit::Interrupted
     } else if let Some(stop) = &report.stopped_by {
         // Only credential and configuration problems stop an import (see `errors::row_failure`).
@@ -186,7 +241,17 @@ fn print_report(printer: Printer, report: &Report, args: &ImportArgs, verbose: b
             );
         }
     }
-    let note = if report.interrupted {
+    let note = if let Some(problem) = &report.aborted {
+        format!(
+            "stopped early: {problem}; {} row(s) not sent{}",
+            report.summary.remaining,
+            if args.journal.is_some() {
+                "; fix the problem, then rerun with the same --journal to resume"
+            } else {
+                ""
+            }
+        )
+    } else if report.interrupted {
         format!(
             "interrupted: {} row(s) not sent{}",
             report.summary.remaining,

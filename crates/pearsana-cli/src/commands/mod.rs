@@ -37,7 +37,12 @@ pub async fn run(cli: Cli) -> Exit {
             calls::submit_documents(args, global, printer).await
         }
         Command::Documents(DocumentsCommand::Import(args)) => {
-            let kind = Documents::for_manifest(&args.file);
+            let outputs = [(&args.journal, "--journal"), (&args.failures, "--failures")];
+            let kind = Documents::for_manifest(&args.file).with_outputs(
+                outputs
+                    .into_iter()
+                    .filter_map(|(path, flag)| Some((path.as_deref()?, flag))),
+            );
             import::run_import(kind, args, global, printer, DocumentSubmitter).await
         }
         Command::Sandbox(sandbox) => match pearsana_sandbox::run(sandbox.args.clone()).await {

@@ -156,24 +156,325 @@ impl ColumnIndex {
     }
 }
 
+/// Longest row read (its bytes as written, line breaks inside quotes included). A longer row
+/// is reported as malformed with its line number and skipped, instead of being read into
+/// memory: a file of one endless line, or an unterminated quote near the top of a large
+/// file, must not take the memory of the whole file.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// One row as written in the file.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    /// The line it starts on (1-based).
+    pub line: u64,
+    /// Its fields, byte for byte (not trimmed, not decoded).
+    pub fields: ByteRecord,
+    /// Why its shape is broken (an unterminated quote, too long), if it is.
+    pub problem: Option<String>,
+}
+
+/// Reads CSV rows one at a time from any reader, with a bound on each row.
+///
+/// A thin loop around `csv_core` rather than `csv::Reader`: it needs the line each row starts
+/// on, a cap on a row's size, and a way to tell an unterminated quote (which `csv` silently
+/// extends to the end of the file) from a legitimate quoted line break.
+pub struct RecordReader<R> {
+    source: R,
+    core: csv_core::Reader,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    /// Line of the next unread byte.
+    line: u64,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+const READ_CHUNK: usize = 64 << 10;
+
+impl<R: std::io::Read> RecordReader<R> {
+    /// Starts reading at the beginning of `source` (a UTF-8 byte order mark is skipped).
+    pub fn new(source: R) -> Self {
+        Self {
+            source,
+            core: csv_core::Reader::new(),
+            buf: vec![0; READ_CHUNK],
+            pos: 0,
+            len: 0,
+            eof: false,
+            line: 1,
+            raw: Vec::new(),
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+        }
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        if self.pos < self.len || self.eof {
+            return Ok(());
+        }
+        if self.buf.len() < READ_CHUNK {
+            self.buf.resize(READ_CHUNK, 0);
+        }
+        self.pos = 0;
+        self.len = loop {
+            match self.source.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.eof = self.len == 0;
+        Ok(())
+    }
+
+    /// The next row, or `None` at the end of the input. Blank lines are skipped.
+    pub fn next_row(&mut self) -> std::io::Result<Option<RawRow>> {
+        self.raw.clear();
+        let mut out_len = 0;
+        let mut nends = 0;
+        loop {
+            self.refill()?;
+            let input = &self.buf[self.pos..self.len];
+            let (result, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut self.out[out_len..], &mut self.ends[nends..]);
+            self.raw.extend_from_slice(&input[..nin]);
+            self.pos += nin;
+            out_len += nout;
+            nends += nend;
+            if self.raw.len() > MAX_RECORD_BYTES {
+                return self.skip_overlong().map(Some);
+            }
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => {
+                    let grown = self.out.len() * 2;
+                    self.out.resize(grown, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let grown = self.ends.len() * 2;
+                    self.ends.resize(grown, 0);
+                }
+                csv_core::ReadRecordResult::End => return Ok(None),
+                csv_core::ReadRecordResult::Record => {
+                    let mut fields = ByteRecord::with_capacity(out_len, nends);
+                    let mut start = 0;
+                    for &end in &self.ends[..nends] {
+                        fields.push_field(&self.out[start..end]);
+                        start = end;
+                    }
+                    return Ok(Some(self.finish_record(fields)));
+                }
+            }
+        }
+    }
+
+    /// Where the row in `raw` starts: past the line breaks of blank lines before it.
+    fn content_start(&self) -> usize {
+        self.raw
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .unwrap_or(self.raw.len())
+    }
+
+    fn finish_record(&mut self, fields: ByteRecord) -> RawRow {
+        let start = self.content_start();
+        let line = self.line + count_newlines(&self.raw[..start]);
+        let content = trim_line_breaks(&self.raw[start..]);
+        // `csv_core` ends a record at the end of the input even inside quotes, and reads a
+        // quote closed mid-field as text: either way a stray quote has swallowed lines.
+        let broken = content.contains(&b'"')
+            && match quotes(content) {
+                Quotes::Balanced => false,
+                Quotes::Unterminated => true,
+                Quotes::ClosedMidField => content.contains(&b'\n'),
+            };
+        if broken {
+            let first_line_end = content
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(content.len());
+            let fields = parse_fields(trim_line_breaks(&content[..first_line_end]));
+            // Everything after the row's first line is read again, as rows of its own.
+            let mut rest = self
+                .raw
+                .get(start + first_line_end + 1..)
+                .unwrap_or_default()
+                .to_vec();
+            rest.extend_from_slice(&self.buf[self.pos..self.len]);
+            self.restart_at(rest, line + 1);
+            return RawRow {
+                line,
+                fields,
+                problem: Some(format!(
+                    "unterminated quote: a quoted field opened on line {line} is never closed; \
+                     the lines after it were read as rows of their own"
+                )),
+            };
+        }
+        self.line += count_newlines(&self.raw);
+        RawRow {
+            line,
+            fields,
+            problem: None,
+        }
+    }
+
+    /// Reports the over-long row starting in `raw` and carries on at the line after its first.
+    fn skip_overlong(&mut self) -> std::io::Result<RawRow> {
+        let start = self.content_start();
+        let line = self.line + count_newlines(&self.raw[..start]);
+        let problem = Some(format!(
+            "the row starting on line {line} is longer than {MAX_RECORD_BYTES} bytes \
+             (an unterminated quote?); it was skipped"
+        ));
+        let row = RawRow {
+            line,
+            fields: ByteRecord::new(),
+            problem,
+        };
+        if let Some(at) = self.raw[start..].iter().position(|&b| b == b'\n') {
+            let mut rest = self.raw[start + at + 1..].to_vec();
+            rest.extend_from_slice(&self.buf[self.pos..self.len]);
+            self.restart_at(rest, line + 1);
+            return Ok(row);
+        }
+        // One endless line: drop everything up to its end.
+        loop {
+            self.refill()?;
+            if self.pos >= self.len {
+                break;
+            }
+            let input = &self.buf[self.pos..self.len];
+            match input.iter().position(|&b| b == b'\n') {
+                Some(at) => {
+                    self.pos += at + 1;
+                    break;
+                }
+                None => self.pos = self.len,
+            }
+        }
+        self.core = csv_core::Reader::new();
+        self.line = line + 1;
+        self.raw.clear();
+        Ok(row)
+    }
+
+    /// Parses `pending` (bytes already read) before the rest of the source, from line `line`.
+    fn restart_at(&mut self, pending: Vec<u8>, line: u64) {
+        self.len = pending.len();
+        self.buf = pending;
+        self.pos = 0;
+        self.core = csv_core::Reader::new();
+        self.line = line;
+        self.raw.clear();
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+fn trim_line_breaks(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b'\r' | b'\n'))
+        .map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+/// How a row's quotes look, read the way `csv_core` quotes (a field that starts with `"` is
+/// quoted until a `"` not followed by another `"`).
+#[derive(Debug, PartialEq, Eq)]
+enum Quotes {
+    /// Every quoted field is closed, and closed at its end.
+    Balanced,
+    /// A quoted field is closed by a quote followed by more text (`"Bob\n..."text`): the
+    /// usual sign that its opening quote was never meant to be closed there.
+    ClosedMidField,
+    /// The row ends inside a quoted field (only possible at the end of the input).
+    Unterminated,
+}
+
+fn quotes(row: &[u8]) -> Quotes {
+    #[derive(PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut closed_mid_field = false;
+    for &b in row {
+        state = match (state, b) {
+            (State::FieldStart, b'"') => State::Quoted,
+            (State::FieldStart | State::Unquoted | State::QuoteInQuoted, b',') => State::FieldStart,
+            (State::FieldStart | State::Unquoted, _) => State::Unquoted,
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (State::QuoteInQuoted, _) => {
+                closed_mid_field = true;
+                State::Unquoted
+            }
+        };
+    }
+    if state == State::Quoted {
+        Quotes::Unterminated
+    } else if closed_mid_field {
+        Quotes::ClosedMidField
+    } else {
+        Quotes::Balanced
+    }
+}
+
+/// The fields of one short piece of CSV (read to its end, quotes or not).
+fn parse_fields(bytes: &[u8]) -> ByteRecord {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = ByteRecord::new();
+    match reader.read_byte_record(&mut record) {
+        Ok(true) => record,
+        _ => ByteRecord::from(vec![bytes]),
+    }
+}
+
 /// One data row with the line it started on (1-based, the header is line 1).
 #[derive(Debug, Clone)]
 pub struct SourceRow {
     /// Line number in the file.
     pub line: u64,
-    /// The fields; present even when the row is malformed, so it can be reported back.
+    /// The fields as text (lossy only when `malformed` says so), for validation.
     pub record: StringRecord,
-    /// A problem with the row's shape (wrong field count, bad encoding), if any.
+    /// The original bytes, kept apart only when `record` could not hold them (not UTF-8).
+    undecodable: Option<ByteRecord>,
+    /// A problem with the row's shape (wrong field count, bad encoding, unterminated quote),
+    /// if any.
     pub malformed: Option<String>,
 }
 
-/// A roster file read into memory: its header and rows.
+impl SourceRow {
+    /// The fields exactly as written: what a failures report gives back.
+    pub fn raw(&self) -> &ByteRecord {
+        self.undecodable
+            .as_ref()
+            .unwrap_or_else(|| self.record.as_byte_record())
+    }
+}
+
+/// A roster file: its header, and its rows read as often as needed, one at a time.
 #[derive(Debug)]
-pub struct RosterFile {
-    /// Header row.
+pub struct Roster<R> {
+    source: R,
+    name: String,
+    /// Header row, trimmed.
     pub headers: StringRecord,
-    /// Data rows, without rows whose every field is blank.
-    pub rows: Vec<SourceRow>,
 }
 
 /// The input file could not be read at all.
@@ -187,6 +488,13 @@ pub enum ReadError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A device, pipe or directory: the file is read twice (validation, then sending), which
+    /// only a regular file allows, and a device such as `/dev/zero` never ends.
+    #[error("{path} is not a regular file; save the rows to a file and pass its path")]
+    NotRegular {
+        /// The path.
+        path: String,
+    },
     /// The header row itself is not valid CSV or UTF-8.
     #[error("{path}: the header row is not valid UTF-8 CSV: {message}")]
     Header {
@@ -197,127 +505,148 @@ pub enum ReadError {
     },
 }
 
-/// Reads a CSV file with a header row. Malformed data rows are kept and flagged, never dropped,
-/// so they can be reported with their line number.
-pub fn read_roster(path: &Path) -> Result<RosterFile, ReadError> {
+/// Opens a CSV file with a header row, refusing anything but a regular file.
+pub fn read_roster(path: &Path) -> Result<Roster<std::fs::File>, ReadError> {
     let display = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+    let io = |source| ReadError::Io {
         path: display.clone(),
         source,
-    })?;
+    };
+    // Checked before opening too: opening a pipe for reading waits for a writer.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(ReadError::NotRegular { path: display });
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(ReadError::NotRegular { path: display });
+    }
     read_roster_from(file, &display)
 }
 
-/// Like [`read_roster`], from any reader; `name` is used in messages.
-pub fn read_roster_from(
-    mut reader: impl std::io::Read,
+/// Like [`read_roster`], from any seekable reader; `name` is used in messages.
+pub fn read_roster_from<R: std::io::Read + std::io::Seek>(
+    source: R,
     name: &str,
-) -> Result<RosterFile, ReadError> {
-    let mut data = Vec::new();
-    reader
-        .read_to_end(&mut data)
+) -> Result<Roster<R>, ReadError> {
+    let mut roster = Roster {
+        source,
+        name: name.to_string(),
+        headers: StringRecord::new(),
+    };
+    let mut reader = roster.reader()?;
+    let header = reader
+        .next_row()
         .map_err(|source| ReadError::Io {
             path: name.to_string(),
             source,
-        })?;
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(data.as_slice());
-    let headers = csv.headers().map_err(|e| header_error(name, e))?.clone();
-    let width = headers.len();
-    let mut lines = LineCounter::new(&data);
-    let mut rows = Vec::new();
-    let mut raw = ByteRecord::new();
-    loop {
-        match csv.read_byte_record(&mut raw) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| lines.record_line(p.byte()));
-                rows.push(SourceRow {
-                    line,
-                    record: StringRecord::new(),
-                    malformed: Some(e.to_string()),
-                });
-                continue;
-            }
-        }
-        let line = raw.position().map_or(0, |p| lines.record_line(p.byte()));
-        if raw.iter().all(<[u8]>::is_empty) {
-            continue;
-        }
-        let (record, mut malformed) = match StringRecord::from_byte_record(raw.clone()) {
-            Ok(record) => (record, None),
-            Err(e) => (
-                raw.iter()
-                    .map(|f| String::from_utf8_lossy(f).into_owned())
-                    .collect(),
-                Some(format!("not valid UTF-8 ({e})")),
-            ),
-        };
-        if malformed.is_none() && record.len() != width {
-            malformed = Some(format!(
-                "row has {} fields but the header has {width}",
-                record.len()
-            ));
-        }
-        rows.push(SourceRow {
-            line,
-            record,
-            malformed,
-        });
-    }
-    if headers.is_empty() && rows.is_empty() {
-        return Err(ReadError::Header {
+        })?
+        .ok_or_else(|| ReadError::Header {
             path: name.to_string(),
             message: HeaderError::Empty.to_string(),
+        })?;
+    if let Some(problem) = header.problem {
+        return Err(ReadError::Header {
+            path: name.to_string(),
+            message: problem,
         });
     }
-    Ok(RosterFile { headers, rows })
+    let mut headers =
+        StringRecord::from_byte_record(header.fields).map_err(|e| ReadError::Header {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+    headers.trim();
+    roster.headers = headers;
+    Ok(roster)
 }
 
-/// Turns a record's byte offset into its line number. The csv crate reports a record's
-/// position from before any blank lines it skipped, so the offset is moved past line breaks
-/// first; lines are counted incrementally, as records arrive in order.
-struct LineCounter<'a> {
-    data: &'a [u8],
-    offset: usize,
-    line: u64,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Self {
-            data,
-            offset: 0,
-            line: 1,
-        }
+impl<R: std::io::Read + std::io::Seek> Roster<R> {
+    fn reader(&mut self) -> Result<RecordReader<&mut R>, ReadError> {
+        self.source
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(|source| ReadError::Io {
+                path: self.name.clone(),
+                source,
+            })?;
+        Ok(RecordReader::new(&mut self.source))
     }
 
-    fn record_line(&mut self, byte: u64) -> u64 {
-        let mut start = usize::try_from(byte)
-            .unwrap_or(usize::MAX)
-            .min(self.data.len());
-        while start < self.data.len() && matches!(self.data[start], b'\r' | b'\n') {
-            start += 1;
+    /// Reads the data rows from the start, one at a time. Malformed rows are kept and flagged,
+    /// never dropped, so they can be reported with their line number; rows whose every field
+    /// is blank are skipped.
+    pub fn rows(&mut self) -> Result<Rows<'_, R>, ReadError> {
+        let width = self.headers.len();
+        let name = self.name.clone();
+        let mut reader = self.reader()?;
+        reader.next_row().map_err(|source| ReadError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        Ok(Rows {
+            reader,
+            width,
+            name,
+        })
+    }
+}
+
+/// The data rows of a [`Roster`], in file order.
+pub struct Rows<'a, R> {
+    reader: RecordReader<&'a mut R>,
+    width: usize,
+    name: String,
+}
+
+impl<R: std::io::Read> Iterator for Rows<'_, R> {
+    type Item = Result<SourceRow, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let raw = match self.reader.next_row() {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return None,
+                Err(source) => {
+                    return Some(Err(ReadError::Io {
+                        path: self.name.clone(),
+                        source,
+                    }));
+                }
+            };
+            if raw.problem.is_none() && raw.fields.iter().all(|f| f.trim_ascii().is_empty()) {
+                continue;
+            }
+            return Some(Ok(source_row(raw, self.width)));
         }
-        if start >= self.offset {
-            self.line += self.data[self.offset..start]
+    }
+}
+
+fn source_row(raw: RawRow, width: usize) -> SourceRow {
+    let (record, undecodable, mut malformed) = match StringRecord::from_byte_record(raw.fields) {
+        Ok(record) => (record, None, raw.problem),
+        Err(e) => {
+            let message = e.to_string();
+            let bytes = e.into_byte_record();
+            let lossy = bytes
                 .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u64;
-            self.offset = start;
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            let problem = raw
+                .problem
+                .unwrap_or(format!("not valid UTF-8 ({message})"));
+            (lossy, Some(bytes), Some(problem))
         }
-        self.line
+    };
+    if malformed.is_none() && record.len() != width {
+        malformed = Some(format!(
+            "row has {} fields but the header has {width}",
+            record.len()
+        ));
     }
-}
-
-fn header_error(name: &str, error: csv::Error) -> ReadError {
-    ReadError::Header {
-        path: name.to_string(),
-        message: error.to_string(),
+    SourceRow {
+        line: raw.line,
+        record,
+        undecodable,
+        malformed,
     }
 }
 
@@ -333,6 +662,15 @@ mod tests {
 
     fn record(fields: &[&str]) -> StringRecord {
         StringRecord::from(fields.to_vec())
+    }
+
+    fn rows(text: &[u8]) -> Vec<SourceRow> {
+        read_roster_from(std::io::Cursor::new(text), "t.csv")
+            .unwrap()
+            .rows()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     #[test]
@@ -398,42 +736,126 @@ mod tests {
     fn rows_keep_their_line_numbers_and_malformed_rows_are_flagged() {
         let text =
             "email,firstName\na@x.org,A\n\n\"b@x.org\",\"multi\nline\"\nc@x.org\n,\nd@x.org,D\n";
-        let file = read_roster_from(text.as_bytes(), "t.csv").unwrap();
-        let lines: Vec<u64> = file.rows.iter().map(|r| r.line).collect();
+        let rows = rows(text.as_bytes());
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 4, 6, 8]);
-        assert!(file.rows[0].malformed.is_none());
-        assert_eq!(&file.rows[1].record[1], "multi\nline");
-        assert!(
-            file.rows[2]
-                .malformed
-                .as_deref()
-                .unwrap()
-                .contains("1 fields")
-        );
-        assert_eq!(&file.rows[3].record[0], "d@x.org");
+        assert!(rows[0].malformed.is_none());
+        assert_eq!(&rows[1].record[1], "multi\nline");
+        assert!(rows[2].malformed.as_deref().unwrap().contains("1 fields"));
+        assert_eq!(&rows[3].record[0], "d@x.org");
     }
 
     #[test]
     fn spreadsheet_exports_with_crlf_and_blank_lines_keep_true_line_numbers() {
         let text = "email,firstName\r\na@x.org,A\r\n\r\n\r\nb@x.org,B\r\n";
-        let file = read_roster_from(text.as_bytes(), "t.csv").unwrap();
-        let lines: Vec<u64> = file.rows.iter().map(|r| r.line).collect();
+        let rows = rows(text.as_bytes());
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 5]);
-        assert_eq!(&file.rows[1].record[1], "B");
+        assert_eq!(&rows[1].record[1], "B");
     }
 
     #[test]
     fn invalid_utf8_is_reported_not_dropped() {
         let bytes = b"email,firstName\n\xff@x.org,A\n";
-        let file = read_roster_from(&bytes[..], "t.csv").unwrap();
-        assert_eq!(file.rows.len(), 1);
-        assert!(file.rows[0].malformed.as_deref().unwrap().contains("UTF-8"));
+        let rows = rows(&bytes[..]);
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].malformed.as_deref().unwrap().contains("UTF-8"));
+        assert_eq!(
+            &rows[0].raw()[0],
+            b"\xff@x.org",
+            "the original bytes are kept"
+        );
+    }
+
+    #[test]
+    fn extra_fields_are_kept_byte_for_byte() {
+        let rows = rows(b"email,firstName\na@x.org,A,  extra ,\"more,\"\"x\"\"\"\n");
+        assert!(rows[0].malformed.as_deref().unwrap().contains("4 fields"));
+        let raw: Vec<&[u8]> = rows[0].raw().iter().collect();
+        assert_eq!(raw, vec![&b"a@x.org"[..], b"A", b"  extra ", b"more,\"x\""]);
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_reported_on_its_line_and_later_rows_survive() {
+        // Closed by a later quote mid-field, or never closed at all: lines 4 and 5 are rows.
+        for text in [
+            &b"email,firstName\na@x.org,A\nb@x.org,\"Bob\nc@x.org,C\n\"d@x.org\",\"D\"\n"[..],
+            &b"email,firstName\na@x.org,A\nb@x.org,\"Bob\nc@x.org,C\nd@x.org,D"[..],
+        ] {
+            check_unterminated(text);
+        }
+    }
+
+    #[test]
+    fn a_stray_quote_early_in_a_long_file_loses_no_later_row() {
+        let mut text = b"email,firstName\na@x.org,\"A\nb@x.org,B\n\"c@x.org\",C\n".to_vec();
+        for i in 0..20_000 {
+            text.extend_from_slice(format!("user{i}@x.org,Name{i}\n").as_bytes());
+        }
+        let rows = rows(&text);
+        assert!(rows[0].malformed.as_deref().unwrap().contains("line 2"));
+        assert_eq!(rows.len(), 3 + 20_000);
+        assert!(
+            rows[1..].iter().all(|r| r.malformed.is_none()),
+            "{:?}",
+            rows[1]
+        );
+        assert_eq!((rows[2].line, &rows[2].record[0]), (4, "c@x.org"));
+        assert_eq!(rows.last().unwrap().line, 20_004);
+        assert_eq!(&rows.last().unwrap().record[0], "user19999@x.org");
+    }
+
+    fn check_unterminated(text: &[u8]) {
+        let rows = rows(text);
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5]);
+        let problem = rows[1].malformed.as_deref().unwrap();
+        assert!(
+            problem.contains("unterminated quote") && problem.contains("line 3"),
+            "{problem}"
+        );
+        assert_eq!(&rows[1].raw()[0], b"b@x.org");
+        assert!(rows[2].malformed.is_none() && &rows[2].record[0] == "c@x.org");
+        assert!(rows[3].malformed.is_none() && &rows[3].record[1] == "D");
+        assert_eq!(&rows[3].record[0], "d@x.org");
+    }
+
+    #[test]
+    fn an_overlong_row_is_reported_and_skipped_without_reading_it_into_memory() {
+        let mut text = b"email,firstName\na@x.org,A\nb@x.org,".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 100_000));
+        text.extend_from_slice(b"\nc@x.org,C\n");
+        let read = rows(&text);
+        let lines: Vec<u64> = read.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 3, 4]);
+        assert!(
+            read[1]
+                .malformed
+                .as_deref()
+                .unwrap()
+                .contains("longer than")
+        );
+        assert_eq!(&read[2].record[0], "c@x.org");
+
+        // An unterminated quote near the top of a large file swallows at most one row's limit.
+        let mut text = b"email,firstName\na@x.org,\"A\n".to_vec();
+        for i in 0..40_000 {
+            text.extend_from_slice(format!("user{i}@x.org,Name{i}\n").as_bytes());
+        }
+        let rows = rows(&text);
+        assert!(rows[0].malformed.as_deref().unwrap().contains("line 2"));
+        assert_eq!(rows.len(), 40_001, "every later line is still a row");
+        assert_eq!(&rows[40_000].record[0], "user39999@x.org");
+        assert_eq!(rows[40_000].line, 40_002);
     }
 
     #[test]
     fn byte_order_mark_is_not_part_of_the_first_header() {
-        let file =
-            read_roster_from("\u{feff}email,firstName\na@x.org,A\n".as_bytes(), "t.csv").unwrap();
+        let file = read_roster_from(
+            std::io::Cursor::new("\u{feff}email,firstName\na@x.org,A\n"),
+            "t.csv",
+        )
+        .unwrap();
         assert!(ColumnIndex::resolve(&file.headers, COLUMNS).is_ok());
     }
 }

@@ -2,12 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use csv::StringRecord;
+use csv::{ByteRecord, StringRecord};
 use pearsana_api::spec::MAX_DOCUMENT_BYTES;
 use pearsana_api::types::{ExternalReference, VerificationIntent};
 
 use super::csv_input::{Column, ColumnIndex};
 use super::fields::Fields;
+use super::files::FileId;
 use super::plan::RowKind;
 use super::users::{external_reference, reference_identity};
 
@@ -50,6 +51,9 @@ pub struct DocumentRow {
 pub struct Documents {
     /// The manifest's folder.
     pub base_dir: PathBuf,
+    /// Files this import writes (journal, failures report), with their flags: a manifest row
+    /// naming one of them is refused, since sending it would read a file being rewritten.
+    pub outputs: Vec<(FileId, &'static str)>,
 }
 
 impl Documents {
@@ -60,7 +64,35 @@ impl Documents {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let base_dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
-        Self { base_dir }
+        Self {
+            base_dir,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// The same rows, refusing any that name one of `outputs` (paths that do not exist yet
+    /// cannot be named by a row and are ignored).
+    pub fn with_outputs<'a>(
+        mut self,
+        outputs: impl IntoIterator<Item = (&'a Path, &'static str)>,
+    ) -> Self {
+        self.outputs = outputs
+            .into_iter()
+            .filter_map(|(path, flag)| {
+                let metadata = std::fs::metadata(path).ok()?;
+                Some((FileId::from_metadata(&metadata), flag))
+            })
+            .collect();
+        self
+    }
+
+    /// The flag of the output that `path` is, if it is one.
+    fn output_flag(&self, path: &Path) -> Option<&'static str> {
+        let id = FileId::from_metadata(&std::fs::metadata(path).ok()?);
+        self.outputs
+            .iter()
+            .find(|(output, _)| *output == id)
+            .map(|(_, flag)| *flag)
     }
 }
 
@@ -85,7 +117,13 @@ pub fn check_document_file(path: &Path) -> Result<u64, String> {
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    // Bounded: the file was checked to be a regular file within the limit, but could be
+    // swapped for something endless before it is opened here.
+    let file = std::fs::File::open(path)?;
+    std::io::copy(
+        &mut std::io::Read::take(file, MAX_DOCUMENT_BYTES + 1),
+        &mut hasher,
+    )?;
     Ok(hasher
         .finalize()
         .iter()
@@ -142,6 +180,10 @@ impl RowKind for Documents {
             match check_document_file(&path).and_then(|_| {
                 sha256_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
             }) {
+                Ok(_) if let Some(flag) = self.output_flag(&path) => f.problem(
+                    "file",
+                    format_args!("{} is the {flag} file of this import", path.display()),
+                ),
                 Ok(hash) => content_sha256 = hash,
                 Err(problem) => f.problem("file", problem),
             }
@@ -182,18 +224,19 @@ impl RowKind for Documents {
     fn report_record(
         &self,
         index: &ColumnIndex,
-        record: &StringRecord,
+        record: &ByteRecord,
         value: &DocumentRow,
-    ) -> StringRecord {
+    ) -> ByteRecord {
         let position = index.position("file");
+        let path = value.path.display().to_string();
         record
             .iter()
             .enumerate()
             .map(|(i, field)| {
                 if Some(i) == position {
-                    value.path.display().to_string()
+                    path.as_bytes()
                 } else {
-                    field.to_string()
+                    field
                 }
             })
             .collect()
@@ -202,8 +245,7 @@ impl RowKind for Documents {
 
 #[cfg(test)]
 mod tests {
-    use super::super::csv_input::read_roster_from;
-    use super::super::plan::plan;
+    use super::super::plan::plan_all;
     use super::*;
 
     #[test]
@@ -217,18 +259,18 @@ mod tests {
                     SIS,2,OFFICIAL_TRANSCRIPT,missing.pdf,,\n\
                     SIS,3,DIPLOMA,empty.pdf,maybe,ATT-1\n\
                     SIS,4,DIPLOMA,t.pdf,attest,ATT-2\n";
-        let plan = plan(&kind, read_roster_from(text.as_bytes(), "m").unwrap()).unwrap();
-        assert_eq!(plan.valid.len(), 2, "{:?}", plan.invalid);
-        let first = &plan.valid[0];
+        let (valid, invalid) = plan_all(&kind, text.as_bytes());
+        assert_eq!(valid.len(), 2, "{:?}", invalid);
+        let first = &valid[0];
         assert_eq!(first.value.path, dir.path().join("t.pdf"));
         assert_eq!(first.value.filename, "t.pdf");
         assert_eq!(
             &first.record[3],
-            dir.path().join("t.pdf").to_str().unwrap(),
+            dir.path().join("t.pdf").to_str().unwrap().as_bytes(),
             "report has absolute path"
         );
         assert_eq!(
-            plan.valid[1].value.verification_intent,
+            valid[1].value.verification_intent,
             Some(VerificationIntent::Attest)
         );
         assert_eq!(
@@ -236,9 +278,9 @@ mod tests {
             "sis:1|OFFICIAL_TRANSCRIPT|sha256:e16fa5d9b51928755db85b917f0297babaf22c7a47e97d9212adab56e61ba04e",
             "keyed by content, so moving files keeps the key"
         );
-        assert_eq!(plan.invalid[0].line, 3);
-        assert!(plan.invalid[0].problems[0].starts_with("file: cannot read"));
-        let problems = &plan.invalid[1].problems;
+        assert_eq!(invalid[0].line, 3);
+        assert!(invalid[0].problems[0].starts_with("file: cannot read"));
+        let problems = &invalid[1].problems;
         assert_eq!(
             problems.len(),
             2,

@@ -8,15 +8,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::csv_input::ReadError;
 use super::journal::{Entry, Event, Journal, JournalError, JournalState};
-use super::plan::{Plan, ValidRow};
+use super::plan::{PlannedRow, ValidRow};
 use super::progress::Progress;
 use super::report::{FailedRow, IN_DOUBT, INVALID_ROW, Summary};
 
@@ -91,65 +90,80 @@ pub struct Report {
     pub interrupted: bool,
     /// The failure that stopped the run early, if one did.
     pub stopped_by: Option<Failure>,
+    /// A local problem that stopped the run early (the journal could not be written, the input
+    /// could not be read again): rows not started are counted as remaining.
+    pub aborted: Option<String>,
 }
 
-#[derive(Default)]
-struct Counters {
-    created: AtomicUsize,
-    existing: AtomicUsize,
-    failed: AtomicUsize,
+/// How many rows the validation pass found.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expected {
+    /// Data rows in the file.
+    pub total: usize,
+    /// Rows that passed validation (the progress bar's length).
+    pub valid: usize,
 }
 
-impl Counters {
-    fn message(&self) -> String {
-        format!(
-            "created {} · existing {} · failed {}",
-            self.created.load(Ordering::Relaxed),
-            self.existing.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed)
-        )
+/// What to do with one row of the send pass: decided in one place, [`Accounting::admit`].
+enum Admission<V> {
+    Send(ValidRow<V>),
+    Done,
+}
+
+/// What one unit of rows came back with.
+struct UnitDone<V> {
+    rows: Vec<Arc<ValidRow<V>>>,
+    /// `None` when nothing was sent (the `attempt` entry could not be journalled).
+    outcomes: Option<Vec<Outcome>>,
+    journal_error: Option<JournalError>,
+}
+
+/// The one home of outcome accounting: the summary counts, the failures list and the in-doubt
+/// rule all live here, so a new behaviour is one edit.
+struct Accounting {
+    summary: Summary,
+    failures: Vec<FailedRow>,
+    resend_is_safe: bool,
+    resend_in_doubt: bool,
+    stopped_by: Option<Failure>,
+    aborted: Option<String>,
+    progress: Progress,
+}
+
+impl Accounting {
+    /// Whether a failed row must stay in doubt: the server may have acted on it and sending
+    /// it again is not harmless. Its `attempt` entry is then left as its last journal event.
+    fn keeps_in_doubt(resend_is_safe: bool, failure: &Failure) -> bool {
+        failure.ambiguous && !resend_is_safe
     }
-}
 
-type UnitResult<V> = Result<Vec<(Arc<ValidRow<V>>, Outcome)>, JournalError>;
-
-/// Sends every valid row of `plan` that the journal does not record as finished.
-pub async fn run<S: Submitter>(
-    plan: Plan<S::Value>,
-    submitter: Arc<S>,
-    journal: Option<(Journal, JournalState)>,
-    options: EngineOptions,
-    cancel: CancellationToken,
-) -> Result<Report, JournalError> {
-    let started = Instant::now();
-    let (journal, state) = match journal {
-        Some((journal, state)) => (Some(Arc::new(journal)), state),
-        None => (None, JournalState::default()),
-    };
-    let mut summary = Summary {
-        total: plan.total(),
-        ..Summary::default()
-    };
-    let mut failures: Vec<FailedRow> = plan
-        .invalid
-        .into_iter()
-        .map(|row| FailedRow {
-            line: row.line,
-            record: row.record,
-            code: INVALID_ROW.to_string(),
-            message: row.problems.join("; "),
-        })
-        .collect();
-
-    let mut to_send = Vec::new();
-    for row in plan.valid {
-        if state.finished(&row.key).is_some() {
-            summary.skipped += 1;
-        } else if state.in_doubt(&row.key)
-            && !submitter.resend_is_safe()
-            && !options.resend_in_doubt
-        {
-            failures.push(FailedRow {
+    /// Sorts a row of the send pass: to send, or settled (invalid, finished, in doubt).
+    fn admit<V>(&mut self, row: PlannedRow<V>, state: &JournalState) -> Admission<V> {
+        let row = match row {
+            PlannedRow::Invalid(row) => {
+                self.fail(FailedRow {
+                    line: row.line,
+                    record: row.record,
+                    code: INVALID_ROW.to_string(),
+                    message: row.problems.join("; "),
+                });
+                return Admission::Done;
+            }
+            PlannedRow::Valid(row) => row,
+        };
+        if !state.tracks(&row.key) {
+            self.fail(FailedRow {
+                line: row.line,
+                record: row.record,
+                code: INVALID_ROW.to_string(),
+                message: "the row changed while the import was running; rerun to validate it again"
+                    .to_string(),
+            });
+        } else if state.finished(&row.key) {
+            self.summary.skipped += 1;
+            self.progress.advance(1, self.message());
+        } else if state.in_doubt(&row.key) && !self.resend_is_safe && !self.resend_in_doubt {
+            self.fail(FailedRow {
                 line: row.line,
                 record: row.record,
                 code: IN_DOUBT.to_string(),
@@ -158,146 +172,217 @@ pub async fn run<S: Submitter>(
                     .to_string(),
             });
         } else {
-            to_send.push(Arc::new(row));
+            return Admission::Send(row);
         }
+        Admission::Done
     }
 
-    let progress = Progress::new(to_send.len(), options.progress);
-    let counters = Arc::new(Counters::default());
-    let stop = cancel.child_token();
-    let stopped_by: Arc<std::sync::Mutex<Option<Failure>>> = Arc::default();
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut tasks: JoinSet<UnitResult<S::Value>> = JoinSet::new();
-    let mut units = to_send
-        .chunks(submitter.batch_size().max(1))
-        .map(<[_]>::to_vec);
-    let mut not_started = 0usize;
-    let mut finished: Vec<UnitResult<S::Value>> = Vec::new();
+    fn fail(&mut self, failure: FailedRow) {
+        self.summary.failed += 1;
+        self.failures.push(failure);
+    }
 
-    'dispatch: for unit in units.by_ref() {
-        let permit = tokio::select! {
-            biased;
-            () = stop.cancelled() => { not_started += unit.len(); break 'dispatch; }
-            permit = permits.clone().acquire_owned() => permit.expect("semaphore is never closed"),
+    /// Counts a finished unit; returns whether the run must stop.
+    fn record<V>(&mut self, done: UnitDone<V>) -> bool {
+        let mut stop = false;
+        if let Some(error) = done.journal_error {
+            self.aborted.get_or_insert_with(|| {
+                format!("{error}; the journal keeps every outcome recorded before it")
+            });
+            stop = true;
+        }
+        let Some(outcomes) = done.outcomes else {
+            self.summary.remaining += done.rows.len();
+            return stop;
         };
-        // Reap finished units so a journal error stops dispatch promptly.
-        while let Some(done) = tasks.try_join_next() {
-            finished.push(done.expect("import task panicked"));
-        }
-        if finished.iter().any(Result::is_err) {
-            stop.cancel();
-        }
-        if stop.is_cancelled() {
-            not_started += unit.len();
-            break;
-        }
-        let submitter = submitter.clone();
-        let journal = journal.clone();
-        let counters = counters.clone();
-        let progress = progress.clone();
-        let stop = stop.clone();
-        let stopped_by = stopped_by.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            if let Some(journal) = journal.as_ref().filter(|_| !submitter.resend_is_safe()) {
-                journal
-                    .append(
-                        unit.iter()
-                            .map(|row| entry(row, Event::Attempt, None, None))
-                            .collect(),
-                    )
-                    .await?;
-            }
-            let outcomes = submitter.submit(&unit).await;
-            assert_eq!(outcomes.len(), unit.len(), "one outcome per row");
-            let mut entries = Vec::with_capacity(unit.len());
-            for (row, outcome) in unit.iter().zip(&outcomes) {
-                entries.push(match outcome {
-                    Outcome::Created(id) => {
-                        counters.created.fetch_add(1, Ordering::Relaxed);
-                        entry(row, Event::Created, Some(id.clone()), None)
+        for (row, outcome) in done.rows.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Created(_) => self.summary.created += 1,
+                Outcome::Existing(_) => self.summary.existing += 1,
+                Outcome::Failed(failure) => {
+                    if failure.stops_import {
+                        self.stopped_by.get_or_insert_with(|| failure.clone());
+                        stop = true;
                     }
-                    Outcome::Existing(id) => {
-                        counters.existing.fetch_add(1, Ordering::Relaxed);
-                        entry(row, Event::Existing, Some(id.clone()), None)
-                    }
-                    Outcome::Failed(failure) => {
-                        counters.failed.fetch_add(1, Ordering::Relaxed);
-                        if failure.stops_import {
-                            stopped_by
-                                .lock()
-                                .expect("not poisoned")
-                                .get_or_insert_with(|| failure.clone());
-                            stop.cancel();
-                        }
-                        if failure.ambiguous && !submitter.resend_is_safe() {
-                            // Leave the `attempt` entry last: the row stays in doubt.
-                            continue;
-                        }
-                        entry(row, Event::Failed, None, Some(failure.code.clone()))
-                    }
-                });
+                    let message = if Self::keeps_in_doubt(self.resend_is_safe, &failure) {
+                        format!("{} ({AMBIGUOUS_NOTE})", failure.message)
+                    } else {
+                        failure.message
+                    };
+                    self.fail(FailedRow {
+                        line: row.line,
+                        record: row.record.clone(),
+                        code: failure.code,
+                        message,
+                    });
+                }
             }
-            if let Some(journal) = &journal {
-                journal.append(entries).await?;
-            }
-            progress.advance(unit.len(), counters.message());
-            Ok(unit.into_iter().zip(outcomes).collect())
-        });
+        }
+        self.progress.advance(done.rows.len(), self.message());
+        stop
     }
-    not_started += units.map(|u| u.len()).sum::<usize>();
 
-    while let Some(done) = tasks.join_next().await {
-        finished.push(done.expect("import task panicked"));
+    fn message(&self) -> String {
+        format!(
+            "created {} · existing {} · failed {}",
+            self.summary.created, self.summary.existing, self.summary.failed
+        )
     }
-    let mut journal_error = None;
-    for result in finished {
-        match result {
-            Ok(results) => {
-                for (row, outcome) in results {
-                    match outcome {
-                        Outcome::Created(_) => summary.created += 1,
-                        Outcome::Existing(_) => summary.existing += 1,
-                        Outcome::Failed(failure) => failures.push(FailedRow {
-                            line: row.line,
-                            record: row.record.clone(),
-                            message: if failure.ambiguous && !submitter.resend_is_safe() {
-                                format!("{} ({AMBIGUOUS_NOTE})", failure.message)
-                            } else {
-                                failure.message
-                            },
-                            code: failure.code,
-                        }),
+}
+
+/// Sends one unit: journals the attempt when resending is unsafe, sends, journals outcomes.
+async fn send_unit<S: Submitter>(
+    submitter: Arc<S>,
+    journal: Option<Arc<Journal>>,
+    rows: Vec<Arc<ValidRow<S::Value>>>,
+) -> UnitDone<S::Value> {
+    let resend_is_safe = submitter.resend_is_safe();
+    if let Some(journal) = journal.as_ref().filter(|_| !resend_is_safe) {
+        let attempts = rows
+            .iter()
+            .map(|row| entry(row, Event::Attempt, None, None))
+            .collect();
+        if let Err(error) = journal.append(attempts).await {
+            return UnitDone {
+                rows,
+                outcomes: None,
+                journal_error: Some(error),
+            };
+        }
+    }
+    let outcomes = submitter.submit(&rows).await;
+    assert_eq!(outcomes.len(), rows.len(), "one outcome per row");
+    let entries = rows
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(row, outcome)| match outcome {
+            Outcome::Created(id) => Some(entry(row, Event::Created, Some(id.clone()), None)),
+            Outcome::Existing(id) => Some(entry(row, Event::Existing, Some(id.clone()), None)),
+            // Leave the `attempt` entry last: the row stays in doubt.
+            Outcome::Failed(failure) if Accounting::keeps_in_doubt(resend_is_safe, failure) => None,
+            Outcome::Failed(failure) => {
+                Some(entry(row, Event::Failed, None, Some(failure.code.clone())))
+            }
+        })
+        .collect();
+    let journal_error = match &journal {
+        Some(journal) => journal.append(entries).await.err(),
+        None => None,
+    };
+    UnitDone {
+        rows,
+        outcomes: Some(outcomes),
+        journal_error,
+    }
+}
+
+/// Sends every valid row of `rows` (the send pass, in file order) that `state` does not
+/// record as finished, journalling outcomes to `journal`. Rows are read only as fast as they
+/// are sent, so at most `concurrency` units are in memory at once.
+pub async fn run<S: Submitter>(
+    rows: impl Iterator<Item = Result<PlannedRow<S::Value>, ReadError>>,
+    expected: Expected,
+    submitter: Arc<S>,
+    state: JournalState,
+    journal: Option<Journal>,
+    options: EngineOptions,
+    cancel: CancellationToken,
+) -> Report {
+    let started = Instant::now();
+    let journal = journal.map(Arc::new);
+    let mut accounting = Accounting {
+        summary: Summary {
+            total: expected.total,
+            ..Summary::default()
+        },
+        failures: Vec::new(),
+        resend_is_safe: submitter.resend_is_safe(),
+        resend_in_doubt: options.resend_in_doubt,
+        stopped_by: None,
+        aborted: None,
+        progress: Progress::new(expected.valid, options.progress),
+    };
+    let concurrency = options.concurrency.max(1);
+    let batch = submitter.batch_size().max(1);
+    let mut tasks: JoinSet<UnitDone<S::Value>> = JoinSet::new();
+    let mut rows = rows.fuse();
+    let mut stopping = false;
+    let mut unreadable = false;
+    loop {
+        stopping |= cancel.is_cancelled();
+        if !stopping && tasks.len() < concurrency {
+            let mut unit = Vec::with_capacity(batch);
+            while unit.len() < batch {
+                match rows.next() {
+                    None => break,
+                    Some(Err(error)) => {
+                        accounting.aborted.get_or_insert(error.to_string());
+                        unreadable = true;
+                        stopping = true;
+                        break;
+                    }
+                    Some(Ok(row)) => {
+                        if let Admission::Send(row) = accounting.admit(row, &state) {
+                            unit.push(Arc::new(row));
+                        }
                     }
                 }
             }
-            Err(e) => {
-                journal_error.get_or_insert(e);
+            if !unit.is_empty() {
+                if stopping {
+                    accounting.summary.remaining += unit.len();
+                } else {
+                    tasks.spawn(send_unit(submitter.clone(), journal.clone(), unit));
+                }
+                continue;
+            }
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        let done = tokio::select! {
+            biased;
+            done = tasks.join_next() => done,
+            () = cancel.cancelled(), if !stopping => { stopping = true; continue; }
+        };
+        let Some(done) = done else { break };
+        stopping |= accounting.record(done.expect("import task panicked"));
+    }
+    // What was not started: counted (and invalid rows reported) without sending anything.
+    if !unreadable {
+        for row in rows {
+            match row {
+                Err(error) => {
+                    accounting.aborted.get_or_insert(error.to_string());
+                    break;
+                }
+                Ok(row) => {
+                    if let Admission::Send(_) = accounting.admit(row, &state) {
+                        accounting.summary.remaining += 1;
+                    }
+                }
             }
         }
     }
-    progress.finish();
+    accounting.progress.finish();
     if let Some(journal) = journal {
         match Arc::try_unwrap(journal) {
             Ok(journal) => journal.close(),
             Err(_) => unreachable!("every task has finished"),
         }
     }
-    if let Some(e) = journal_error {
-        return Err(e);
-    }
-    failures.sort_by_key(|f| f.line);
-    summary.failed = failures.len();
-    summary.remaining = not_started;
+    let mut summary = accounting.summary;
     summary.elapsed_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-    let stopped_by = stopped_by.lock().expect("not poisoned").take();
-    Ok(Report {
+    let mut failures = accounting.failures;
+    failures.sort_by_key(|f| f.line);
+    Report {
+        // A Ctrl-C after the last row was dispatched changes nothing.
+        interrupted: cancel.is_cancelled() && summary.remaining > 0,
         summary,
         failures,
-        // A Ctrl-C after the last row was dispatched changes nothing.
-        interrupted: cancel.is_cancelled() && not_started > 0,
-        stopped_by,
-    })
+        stopped_by: accounting.stopped_by,
+        aborted: accounting.aborted,
+    }
 }
 
 fn entry<V>(row: &ValidRow<V>, event: Event, id: Option<String>, code: Option<String>) -> Entry {

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::csv_input::read_roster_from;
-use super::engine::{EngineOptions, Failure, Outcome, Submitter, run};
-use super::journal::{Event, Journal};
-use super::plan::{ValidRow, plan};
+use super::engine::{EngineOptions, Expected, Failure, Outcome, Report, Submitter, run};
+use super::journal::{Event, Journal, JournalState};
+use super::plan::{ValidRow, plan, validate};
 use super::report::{IN_DOUBT, INVALID_ROW};
 use super::users::Users;
 
@@ -90,8 +90,24 @@ fn options(concurrency: usize) -> EngineOptions {
     }
 }
 
-fn users_plan(text: &str) -> super::plan::Plan<pearsana_api::types::CreateUserRequest> {
-    plan(&Users, read_roster_from(text.as_bytes(), "t").unwrap()).unwrap()
+/// Both passes over `text` and a run of the engine, as `pearsana users import` does.
+async fn import(
+    text: &str,
+    submitter: Arc<Scripted>,
+    journal: Option<&std::path::Path>,
+    options: EngineOptions,
+    cancel: CancellationToken,
+) -> Report {
+    let mut roster = read_roster_from(std::io::Cursor::new(text.as_bytes()), "t").unwrap();
+    let mut validation = validate(&Users, &mut roster, |_| {}).unwrap();
+    let expected = Expected {
+        total: validation.total,
+        valid: validation.valid(),
+    };
+    let mut state = validation.journal_state();
+    let journal = journal.map(|path| Journal::open(path, "users", &mut state).unwrap());
+    let rows = plan(&Users, &mut roster, &validation, |_| {}).unwrap();
+    run(rows, expected, submitter, state, journal, options, cancel).await
 }
 
 fn created(key: &str) -> Outcome {
@@ -114,15 +130,14 @@ async fn every_valid_row_is_sent_once_and_invalid_rows_are_reported() {
             created(key)
         }
     }));
-    let report = run(
-        users_plan(&roster(20, &[7])),
+    let report = import(
+        &roster(20, &[7]),
         submitter.clone(),
         None,
         options(4),
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     let s = &report.summary;
     assert_eq!(
         (
@@ -165,32 +180,21 @@ async fn interrupted_run_resumes_from_the_journal_without_resending_finished_row
     let mut first = Scripted::new(created);
     first.cancel_after_calls = Some((10, cancel.clone()));
     let first = Arc::new(first);
-    let journal = Journal::open(&path, "users").unwrap();
-    let report = run(
-        users_plan(&text),
-        first.clone(),
-        Some(journal),
-        options(2),
-        cancel,
-    )
-    .await
-    .unwrap();
+    let report = import(&text, first.clone(), Some(&path), options(2), cancel).await;
     assert!(report.interrupted);
     let done = report.summary.created;
     assert!((10..=12).contains(&done), "in-flight rows finish: {done}");
     assert_eq!(report.summary.remaining, 40 - done);
 
     let second = Arc::new(Scripted::new(created));
-    let journal = Journal::open(&path, "users").unwrap();
-    let report = run(
-        users_plan(&text),
+    let report = import(
+        &text,
         second.clone(),
-        Some(journal),
+        Some(&path),
         options(4),
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         (
             report.summary.skipped,
@@ -228,27 +232,23 @@ async fn failed_rows_are_retried_on_the_next_run() {
             created(key)
         }
     }));
-    let journal = Journal::open(&path, "users").unwrap();
-    run(
-        users_plan(&text),
+    import(
+        &text,
         flaky,
-        Some(journal),
+        Some(&path),
         options(1),
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     let healthy = Arc::new(Scripted::new(created));
-    let journal = Journal::open(&path, "users").unwrap();
-    let report = run(
-        users_plan(&text),
+    let report = import(
+        &text,
         healthy.clone(),
-        Some(journal),
+        Some(&path),
         options(1),
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(healthy.sent_keys(), vec!["user2@example.org"]);
     assert_eq!((report.summary.skipped, report.summary.created), (4, 1));
 }
@@ -258,7 +258,8 @@ async fn rows_in_doubt_are_not_resent_unless_asked_when_resending_is_unsafe() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal");
     {
-        let (journal, _) = Journal::open(&path, "users").unwrap();
+        let mut state = JournalState::for_keys([]);
+        let journal = Journal::open(&path, "users", &mut state).unwrap();
         let entry = |key: &str, event| super::journal::Entry {
             key: key.into(),
             line: 2,
@@ -279,15 +280,14 @@ async fn rows_in_doubt_are_not_resent_unless_asked_when_resending_is_unsafe() {
     let mut cautious = Scripted::new(created);
     cautious.resend_is_safe = false;
     let cautious = Arc::new(cautious);
-    let report = run(
-        users_plan(&text),
+    let report = import(
+        &text,
         cautious.clone(),
-        Some(Journal::open(&path, "users").unwrap()),
+        Some(&path),
         options(1),
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(cautious.sent_keys(), vec!["user2@example.org"]);
     assert_eq!(report.failures.len(), 1);
     assert_eq!(
@@ -301,15 +301,14 @@ async fn rows_in_doubt_are_not_resent_unless_asked_when_resending_is_unsafe() {
     let forced = Arc::new(forced);
     let mut opts = options(1);
     opts.resend_in_doubt = true;
-    let report = run(
-        users_plan(&text),
+    let report = import(
+        &text,
         forced.clone(),
-        Some(Journal::open(&path, "users").unwrap()),
+        Some(&path),
         opts,
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(forced.sent_keys(), vec!["user0@example.org"]);
     assert_eq!(report.summary.failed, 0);
     // Attempts are journalled before sending when resending is unsafe.
@@ -334,15 +333,14 @@ async fn a_failure_that_would_repeat_for_every_row_stops_the_import() {
             ambiguous: false,
         })
     }));
-    let report = run(
-        users_plan(&roster(50, &[])),
+    let report = import(
+        &roster(50, &[]),
         submitter.clone(),
         None,
         options(2),
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(report.stopped_by.unwrap().code, "UNAUTHORIZED");
     assert!(
         submitter.sent_keys().len() <= 3,
@@ -357,15 +355,14 @@ async fn rows_are_grouped_into_units_of_the_batch_size() {
     let mut batched = Scripted::new(created);
     batched.batch = 25;
     let batched = Arc::new(batched);
-    let report = run(
-        users_plan(&roster(60, &[])),
+    let report = import(
+        &roster(60, &[]),
         batched.clone(),
         None,
         options(3),
         CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     let mut sizes: Vec<usize> = batched.sent.lock().unwrap().iter().map(Vec::len).collect();
     sizes.sort();
     assert_eq!(sizes, vec![10, 25, 25]);
@@ -394,16 +391,14 @@ async fn an_ambiguous_failure_keeps_an_unsafe_row_in_doubt_but_lets_a_safe_row_r
             }
         });
         failing.resend_is_safe = resend_is_safe;
-        let journal = Journal::open(&path, "users").unwrap();
-        let report = run(
-            users_plan(&text),
+        let report = import(
+            &text,
             Arc::new(failing),
-            Some(journal),
+            Some(&path),
             options(1),
             CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(
             report.failures[0].message.contains("kept in doubt"),
             !resend_is_safe
@@ -412,16 +407,14 @@ async fn an_ambiguous_failure_keeps_an_unsafe_row_in_doubt_but_lets_a_safe_row_r
         let mut healthy = Scripted::new(created);
         healthy.resend_is_safe = resend_is_safe;
         let healthy = Arc::new(healthy);
-        let journal = Journal::open(&path, "users").unwrap();
-        let report = run(
-            users_plan(&text),
+        let report = import(
+            &text,
             healthy.clone(),
-            Some(journal),
+            Some(&path),
             options(1),
             CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
         if resend_is_safe {
             assert_eq!(healthy.sent_keys(), vec!["user1@example.org"]);
         } else {

@@ -102,8 +102,7 @@ impl RowKind for Invitations {
 
 #[cfg(test)]
 mod tests {
-    use super::super::csv_input::read_roster_from;
-    use super::super::plan::plan;
+    use super::super::plan::plan_all;
     use super::*;
 
     #[test]
@@ -115,18 +114,14 @@ mod tests {
         let text = "email,firstName,lastName,namespace,externalId,roles\n\
                     a@x.org,A,B,SIS,1,faculty;staff\n\
                     b@x.org,C,D,SIS,2,\n";
-        let plan = plan(
-            &Invitations,
-            read_roster_from(text.as_bytes(), "t").unwrap(),
-        )
-        .unwrap();
-        assert!(plan.invalid.is_empty(), "{:?}", plan.invalid);
-        assert_eq!(plan.valid[0].value.roles, vec!["faculty", "staff"]);
+        let (valid, invalid) = plan_all(&Invitations, text.as_bytes());
+        assert!(invalid.is_empty(), "{:?}", invalid);
+        assert_eq!(valid[0].value.roles, vec!["faculty", "staff"]);
         assert_eq!(
-            plan.valid[1].value.roles,
+            valid[1].value.roles,
             vec!["student"],
             "API default from the spec"
         );
-        assert_eq!(plan.valid[0].key, "a@x.org|sis:1");
+        assert_eq!(valid[0].key, "a@x.org|sis:1");
     }
 }

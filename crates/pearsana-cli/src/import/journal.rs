@@ -15,7 +15,9 @@
 //! crash-safe by construction: a crash can only leave a partially written *last* line, which
 //! [`Journal::open`] detects (no trailing newline, or not valid JSON) and truncates away; that
 //! entry was never acknowledged, so nothing confirmed is lost. Any other unreadable line means
-//! the file was edited or is not a journal, and opening fails rather than guessing.
+//! the file was edited or is not a journal, and opening fails rather than guessing. A file that
+//! does not begin with the header line is never modified at all (it is someone else's file),
+//! nor is anything but a regular file, and no line is read beyond [`MAX_LINE_BYTES`].
 //!
 //! # What the events mean on resume
 //!
@@ -24,13 +26,14 @@
 //! process stopped while the request was in flight, so the server may or may not have acted
 //! ("in doubt"); see [`JournalState::in_doubt`] for how imports treat such rows.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+
+use super::keys::KeyHasher;
 
 const FORMAT_VERSION: u32 = 1;
 
@@ -105,6 +108,22 @@ pub enum JournalError {
         /// What is wrong.
         message: String,
     },
+    /// The path names an existing file that is not a journal; it is left untouched.
+    #[error(
+        "{path} exists but is not a pearsana journal ({reason}); it was left untouched: use another --journal path"
+    )]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+        /// What its beginning looks like instead.
+        reason: String,
+    },
+    /// The path names a device, pipe or directory, not a regular file.
+    #[error("journal {path} is not a regular file; use a path to a file")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
     /// Another process has the journal open.
     #[error(
         "journal {path} is in use by another pearsana process; wait for it or use another --journal path"
@@ -121,40 +140,72 @@ pub enum JournalError {
     },
 }
 
-/// What a journal says about earlier runs.
-#[derive(Debug, Default, Clone)]
+/// What a journal says about the rows of this roster: the last event of each row, kept as
+/// one byte per row next to the sorted key hashes from the validation pass. Entries for keys
+/// not in the roster are ignored, so a journal of millions of lines costs no memory of its
+/// own.
+#[derive(Debug, Clone)]
 pub struct JournalState {
-    last: HashMap<String, Entry>,
+    hasher: KeyHasher,
+    keys: Vec<u128>,
+    last: Vec<Option<Event>>,
 }
 
 impl JournalState {
-    fn apply(&mut self, entry: Entry) {
-        self.last.insert(entry.key.clone(), entry);
+    /// A state tracking the rows whose key hashes (from `hasher`) are `keys`, sorted and unique.
+    pub fn new(hasher: KeyHasher, keys: Vec<u128>) -> Self {
+        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        let last = vec![None; keys.len()];
+        Self { hasher, keys, last }
     }
 
-    /// The confirmed outcome of a finished row (`created` or `existing`), if any.
-    pub fn finished(&self, key: &str) -> Option<&Entry> {
-        self.last
-            .get(key)
-            .filter(|e| matches!(e.event, Event::Created | Event::Existing))
+    /// A state tracking exactly `keys`.
+    #[cfg(test)]
+    pub fn for_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
+        let hasher = KeyHasher::new();
+        let mut hashes: Vec<u128> = keys.into_iter().map(|k| hasher.key(k)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        Self::new(hasher, hashes)
+    }
+
+    fn slot(&self, key: &str) -> Option<usize> {
+        self.keys.binary_search(&self.hasher.key(key)).ok()
+    }
+
+    fn apply(&mut self, entry: &Entry) {
+        if let Some(slot) = self.slot(&entry.key) {
+            self.last[slot] = Some(entry.event);
+        }
+    }
+
+    fn last(&self, key: &str) -> Option<Event> {
+        self.slot(key).and_then(|slot| self.last[slot])
+    }
+
+    /// Whether `key` is one of the rows this state tracks (the rows valid when validated).
+    pub fn tracks(&self, key: &str) -> bool {
+        self.slot(key).is_some()
+    }
+
+    /// Whether a row's outcome is confirmed (`created` or `existing`).
+    pub fn finished(&self, key: &str) -> bool {
+        matches!(self.last(key), Some(Event::Created | Event::Existing))
     }
 
     /// Whether a request for this row was in flight when an earlier run stopped, with no
     /// outcome recorded: the server may or may not have acted on it.
     pub fn in_doubt(&self, key: &str) -> bool {
-        self.last
-            .get(key)
-            .is_some_and(|e| e.event == Event::Attempt)
+        self.last(key) == Some(Event::Attempt)
     }
 
-    /// Keys of every finished row.
+    /// How many tracked rows are finished.
     #[cfg(test)]
-    pub fn finished_keys(&self) -> std::collections::HashSet<&str> {
+    pub fn finished_count(&self) -> usize {
         self.last
-            .values()
-            .filter(|e| matches!(e.event, Event::Created | Event::Existing))
-            .map(|e| e.key.as_str())
-            .collect()
+            .iter()
+            .filter(|e| matches!(e, Some(Event::Created | Event::Existing)))
+            .count()
     }
 }
 
@@ -171,12 +222,21 @@ pub struct Journal {
 impl Journal {
     /// Opens (or creates) the journal at `path` for an import of `kind`, returning what it
     /// records so far. A torn last line from a crash is removed.
-    pub fn open(path: &Path, kind: &str) -> Result<(Self, JournalState), JournalError> {
+    ///
+    /// An existing file is only ever changed when it begins with a journal header: anything
+    /// else (a note, a roster, a device such as `/dev/zero`) is refused untouched, so a
+    /// mistyped `--journal` can never destroy a file.
+    pub fn open(path: &Path, kind: &str, state: &mut JournalState) -> Result<Self, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
         };
         let existed = path.exists();
+        if existed && !std::fs::metadata(path).map_err(io)?.is_file() {
+            return Err(JournalError::NotRegular {
+                path: path.to_path_buf(),
+            });
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -184,6 +244,12 @@ impl Journal {
             .truncate(false)
             .open(path)
             .map_err(io)?;
+        // Checked again on the open file: the path may have been swapped meanwhile.
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(JournalError::NotRegular {
+                path: path.to_path_buf(),
+            });
+        }
         // Two runs appending to one journal would both send the same rows.
         match file.try_lock() {
             Ok(()) => {}
@@ -194,17 +260,20 @@ impl Journal {
             }
             Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
         }
-        let (state, valid_len, has_header) = read_existing(&file, path, kind)?;
-        file.set_len(valid_len).map_err(io)?;
-        file.seek(SeekFrom::End(0)).map_err(io)?;
-        if !has_header {
+        let header_line = {
             let header = Header {
                 version: FORMAT_VERSION,
                 kind: kind.to_string(),
             };
             let mut line = serde_json::to_vec(&header).expect("header serialises");
             line.push(b'\n');
-            file.write_all(&line).map_err(io)?;
+            line
+        };
+        let (valid_len, has_header) = read_existing(&file, path, kind, &header_line, state)?;
+        file.set_len(valid_len).map_err(io)?;
+        file.seek(SeekFrom::End(0)).map_err(io)?;
+        if !has_header {
+            file.write_all(&header_line).map_err(io)?;
         }
         file.sync_all().map_err(io)?;
         if !existed {
@@ -215,12 +284,11 @@ impl Journal {
             .name("pearsana-journal".into())
             .spawn(move || write_loop(file, receiver))
             .map_err(io)?;
-        let journal = Self {
+        Ok(Self {
             path: path.to_path_buf(),
             sender: Some(sender),
             writer: Some(writer),
-        };
-        Ok((journal, state))
+        })
     }
 
     /// Appends entries and returns once they are on disk.
@@ -286,69 +354,138 @@ fn parse_header(text: &str, kind: &str) -> Result<(), LineError> {
     Ok(())
 }
 
+/// Longest journal line read back. Entries are written from rows of at most
+/// `csv_input::MAX_RECORD_BYTES`, which JSON escaping can grow at most sixfold, so a real
+/// journal never comes near it; anything longer is not a journal.
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+
+/// One line read with [`read_line_bounded`].
+#[derive(Debug, PartialEq, Eq)]
+enum LineRead {
+    /// End of file: nothing more.
+    Eof,
+    /// A line of this many bytes (with its `\n` when `terminated`).
+    Line { bytes: usize, terminated: bool },
+    /// More than the limit without a line break.
+    TooLong,
+}
+
+/// Reads one line into `buf`, never holding more than `max` bytes of it.
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    buf.clear();
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(if buf.is_empty() {
+                LineRead::Eof
+            } else {
+                LineRead::Line {
+                    bytes: buf.len(),
+                    terminated: false,
+                }
+            });
+        }
+        let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if buf.len() + take > max {
+            return Ok(LineRead::TooLong);
+        }
+        buf.extend_from_slice(&available[..take]);
+        reader.consume(take);
+        if done {
+            return Ok(LineRead::Line {
+                bytes: buf.len(),
+                terminated: true,
+            });
+        }
+    }
+}
+
 fn read_existing(
     file: &File,
     path: &Path,
     kind: &str,
-) -> Result<(JournalState, u64, bool), JournalError> {
+    header_line: &[u8],
+    state: &mut JournalState,
+) -> Result<(u64, bool), JournalError> {
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
     };
+    let not_a_journal = |reason: &str| JournalError::NotAJournal {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
     let mut reader = BufReader::new(file);
-    let mut state = JournalState::default();
-    let mut valid_len = 0u64;
-    let mut has_header = false;
     let mut buf = Vec::new();
-    let mut number = 0usize;
+    // The header comes first, or the file is not ours to touch.
+    match read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(io)? {
+        LineRead::Eof => return Ok((0, false)),
+        LineRead::TooLong => return Err(not_a_journal("its first line is not a journal header")),
+        // A crash while the header was being written leaves a prefix of it: start afresh.
+        LineRead::Line {
+            terminated: false, ..
+        } if header_line.starts_with(&buf) => return Ok((0, false)),
+        LineRead::Line {
+            terminated: false, ..
+        } => return Err(not_a_journal("it does not begin with a journal header")),
+        LineRead::Line { .. } => {}
+    }
+    match parse_header(String::from_utf8_lossy(&buf).trim_end(), kind) {
+        Ok(()) => {}
+        Err(LineError::WrongKind(found)) => {
+            return Err(JournalError::WrongKind {
+                path: path.to_path_buf(),
+                found,
+                expected: kind.to_string(),
+            });
+        }
+        Err(LineError::Unreadable(message)) => return Err(not_a_journal(&message)),
+    }
+    let mut valid_len = buf.len() as u64;
+    let mut number = 1usize;
     loop {
-        buf.clear();
-        let read = reader.read_until(b'\n', &mut buf).map_err(io)?;
-        if read == 0 {
-            break;
-        }
+        let read = read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(io)?;
         number += 1;
-        if !buf.ends_with(b"\n") {
-            // A crash can tear only the last write, which was never acknowledged: drop it.
-            break;
-        }
-        let text = String::from_utf8_lossy(&buf);
-        let text = text.trim_end();
-        let parsed = if has_header {
-            serde_json::from_str::<Entry>(text)
-                .map(|e| state.apply(e))
-                .map_err(|e| LineError::Unreadable(e.to_string()))
-        } else {
-            parse_header(text, kind)
-        };
-        match parsed {
-            Ok(()) => {
-                has_header = true;
-                valid_len += read as u64;
-            }
-            Err(LineError::WrongKind(found)) => {
-                return Err(JournalError::WrongKind {
-                    path: path.to_path_buf(),
-                    found,
-                    expected: kind.to_string(),
-                });
-            }
-            // An unreadable final line is what a torn write looks like after a power loss.
-            Err(LineError::Unreadable(_))
-                if has_header && reader.fill_buf().map_err(io)?.is_empty() =>
-            {
-                break;
-            }
-            Err(LineError::Unreadable(message)) => {
+        let bytes = match read {
+            LineRead::Eof => break,
+            LineRead::TooLong => {
                 return Err(JournalError::Corrupt {
                     path: path.to_path_buf(),
                     line: number,
-                    message,
+                    message: format!("line is longer than {MAX_LINE_BYTES} bytes"),
+                });
+            }
+            // A crash can tear only the last write, which was never acknowledged: drop it.
+            LineRead::Line {
+                terminated: false, ..
+            } => break,
+            LineRead::Line { bytes, .. } => bytes,
+        };
+        let text = String::from_utf8_lossy(&buf);
+        match serde_json::from_str::<Entry>(text.trim_end()) {
+            Ok(entry) => {
+                state.apply(&entry);
+                valid_len += bytes as u64;
+            }
+            // An unreadable final line is what a torn write looks like after a power loss.
+            Err(_) if reader.fill_buf().map_err(io)?.is_empty() => break,
+            Err(e) => {
+                return Err(JournalError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: number,
+                    message: e.to_string(),
                 });
             }
         }
     }
-    Ok((state, valid_len, has_header))
+    Ok((valid_len, true))
 }
 
 fn write_loop(mut file: File, mut receiver: mpsc::UnboundedReceiver<Request>) {
@@ -392,6 +529,13 @@ fn sync_parent_dir(path: &Path) {
 mod tests {
     use super::*;
 
+    const KEYS: &[&str] = &["a", "b", "c", "d"];
+
+    fn open(path: &Path, keys: &[&str]) -> Result<(Journal, JournalState), JournalError> {
+        let mut state = JournalState::for_keys(keys.iter().copied());
+        Journal::open(path, "users", &mut state).map(|journal| (journal, state))
+    }
+
     fn entry(key: &str, event: Event) -> Entry {
         Entry {
             key: key.into(),
@@ -406,8 +550,8 @@ mod tests {
     async fn outcomes_survive_reopening_and_last_event_wins() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (journal, state) = Journal::open(&path, "users").unwrap();
-        assert!(state.finished("a").is_none());
+        let (journal, state) = open(&path, KEYS).unwrap();
+        assert!(!state.finished("a"));
         journal
             .append(vec![entry("a", Event::Created), entry("b", Event::Failed)])
             .await
@@ -429,19 +573,22 @@ mod tests {
             .unwrap();
         journal.close();
 
-        let (_journal, state) = Journal::open(&path, "users").unwrap();
-        assert_eq!(state.finished("a").unwrap().event, Event::Created);
-        assert_eq!(state.finished("b").unwrap().event, Event::Existing);
-        assert!(state.finished("c").is_none() && state.in_doubt("c"));
-        assert!(state.finished("d").is_none() && !state.in_doubt("d"));
-        assert_eq!(state.finished_keys().len(), 2);
+        let (_journal, state) = open(&path, KEYS).unwrap();
+        assert!(state.finished("a") && state.finished("b"));
+        assert!(!state.finished("c") && state.in_doubt("c"));
+        assert!(!state.finished("d") && !state.in_doubt("d"));
+        assert_eq!(state.finished_count(), 2);
+        assert!(
+            !state.tracks("e") && !state.finished("e"),
+            "keys not in the roster are ignored"
+        );
     }
 
     #[tokio::test]
     async fn a_torn_last_line_is_dropped_and_appending_continues() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (journal, _) = Journal::open(&path, "users").unwrap();
+        let (journal, _) = open(&path, KEYS).unwrap();
         journal
             .append(vec![entry("a", Event::Created)])
             .await
@@ -451,16 +598,16 @@ mod tests {
         file.write_all(br#"{"key":"b","line":3,"ev"#).unwrap();
         drop(file);
 
-        let (journal, state) = Journal::open(&path, "users").unwrap();
-        assert!(state.finished("a").is_some());
-        assert!(state.finished("b").is_none());
+        let (journal, state) = open(&path, KEYS).unwrap();
+        assert!(state.finished("a"));
+        assert!(!state.finished("b"));
         journal
             .append(vec![entry("c", Event::Created)])
             .await
             .unwrap();
         journal.close();
-        let (_j, state) = Journal::open(&path, "users").unwrap();
-        assert!(state.finished("c").is_some());
+        let (_j, state) = open(&path, KEYS).unwrap();
+        assert!(state.finished("c"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
     }
@@ -469,11 +616,11 @@ mod tests {
     fn a_journal_in_use_is_refused_until_released() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (first, _) = Journal::open(&path, "users").unwrap();
-        let err = Journal::open(&path, "users").unwrap_err();
+        let (first, _) = open(&path, KEYS).unwrap();
+        let err = open(&path, KEYS).unwrap_err();
         assert!(matches!(err, JournalError::Locked { .. }), "{err}");
         first.close();
-        assert!(Journal::open(&path, "users").is_ok());
+        assert!(open(&path, KEYS).is_ok());
     }
 
     #[test]
@@ -485,14 +632,14 @@ mod tests {
             "{\"pearsanaJournal\":1,\"kind\":\"users\"}\nnot json\n{\"key\":\"a\",\"line\":2,\"event\":\"created\"}\n",
         )
         .unwrap();
-        let err = Journal::open(&path, "users").unwrap_err();
+        let err = open(&path, KEYS).unwrap_err();
         assert!(
             matches!(err, JournalError::Corrupt { line: 2, .. }),
             "{err}"
         );
 
         std::fs::write(&path, "{\"pearsanaJournal\":1,\"kind\":\"documents\"}\n").unwrap();
-        let err = Journal::open(&path, "users").unwrap_err();
+        let err = open(&path, KEYS).unwrap_err();
         assert!(
             matches!(&err, JournalError::WrongKind { found, .. } if found == "documents"),
             "{err}"
@@ -500,16 +647,91 @@ mod tests {
 
         std::fs::write(&path, "hello\n").unwrap();
         assert!(matches!(
-            Journal::open(&path, "users").unwrap_err(),
-            JournalError::Corrupt { line: 1, .. }
+            open(&path, KEYS).unwrap_err(),
+            JournalError::NotAJournal { .. }
         ));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_journal_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        let mut big = vec![b'x'; 3 << 20];
+        big.extend_from_slice(b"\nend");
+        for content in [
+            b"remember to call the registrar on monday".to_vec(),
+            b"email,firstName\na@x.org,A\n".to_vec(),
+            big,
+        ] {
+            std::fs::write(&path, &content).unwrap();
+            let err = open(&path, KEYS).unwrap_err();
+            assert!(matches!(err, JournalError::NotAJournal { .. }), "{err}");
+            assert!(err.to_string().contains("untouched"), "{err}");
+            assert_eq!(std::fs::read(&path).unwrap(), content, "file unchanged");
+        }
+    }
+
+    #[test]
+    fn a_header_torn_by_a_crash_at_creation_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        std::fs::write(&path, "{\"pearsanaJour").unwrap();
+        let (journal, state) = open(&path, KEYS).unwrap();
+        journal.close();
+        assert!(!state.finished("a"));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"pearsanaJournal\":1,\"kind\":\"users\"}\n"
+        );
+    }
+
+    #[test]
+    fn devices_pipes_and_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for path in [
+            Path::new("/dev/zero"),
+            Path::new("/dev/full"),
+            &fifo,
+            dir.path(),
+        ] {
+            let err = open(path, KEYS).unwrap_err();
+            assert!(
+                matches!(err, JournalError::NotRegular { .. }),
+                "{path:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overlong_line_is_damage_not_an_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        let mut content = b"{\"pearsanaJournal\":1,\"kind\":\"users\"}\n".to_vec();
+        content.extend(std::iter::repeat_n(b' ', MAX_LINE_BYTES + 10));
+        content.extend_from_slice(b"\n");
+        std::fs::write(&path, &content).unwrap();
+        let err = open(&path, KEYS).unwrap_err();
+        assert!(
+            matches!(err, JournalError::Corrupt { line: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            content.len() as u64
+        );
     }
 
     #[tokio::test]
     async fn many_concurrent_appends_are_all_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
-        let (journal, _) = Journal::open(&path, "users").unwrap();
+        let (journal, _) = open(&path, KEYS).unwrap();
         let journal = std::sync::Arc::new(journal);
         let mut tasks = Vec::new();
         for i in 0..200 {
@@ -525,7 +747,9 @@ mod tests {
             task.await.unwrap();
         }
         drop(journal);
-        let (_j, state) = Journal::open(&path, "users").unwrap();
-        assert_eq!(state.finished_keys().len(), 200);
+        let keys: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let (_j, state) = open(&path, &keys).unwrap();
+        assert_eq!(state.finished_count(), 200);
     }
 }

@@ -1,8 +1,10 @@
 //! What an import reports: the summary line and the failures CSV.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use csv::StringRecord;
+use csv::{ByteRecord, StringRecord};
 use serde::Serialize;
 
 use super::csv_input::{REPORT_COLUMNS, normalise_header};
@@ -37,8 +39,8 @@ pub const IN_DOUBT: &str = "IN_DOUBT";
 pub struct FailedRow {
     /// Line in the input file.
     pub line: u64,
-    /// The row as it goes into the failures report.
-    pub record: StringRecord,
+    /// The row as it goes into the failures report, byte for byte as read.
+    pub record: ByteRecord,
     /// An API error code, or [`INVALID_ROW`] / [`IN_DOUBT`] / a transport code.
     pub code: String,
     /// Every problem, joined for one line of text.
@@ -47,13 +49,63 @@ pub struct FailedRow {
 
 /// Writes `failures` as CSV with the input's own header plus `error_code`, `error_message`,
 /// `source_line`, so the file can be fixed and passed back as input. Earlier report columns
-/// (when the input itself was a failures report) are replaced, not repeated. The file is
-/// written next to its final name and renamed, so a reader never sees half a report.
+/// (when the input itself was a failures report) are replaced, not repeated.
+///
+/// Each row keeps its original bytes: fields are written as read (invalid UTF-8 included), and
+/// the fields of a row longer than the header follow `source_line`, so nothing is dropped.
+///
+/// A regular file is written next to its final name and renamed, so a reader never sees half
+/// a report and a failed write (a full disk) leaves any earlier report in place; a pipe or
+/// device (`/dev/stdout`) is written directly.
 pub fn write_failures(
     path: &Path,
     headers: &StringRecord,
     failures: &[FailedRow],
 ) -> std::io::Result<()> {
+    let direct = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    if direct {
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        return write_rows(file, headers, failures).map(drop);
+    }
+    let (tmp, file) = create_partial(path)?;
+    let written = write_rows(file, headers, failures)
+        .and_then(|file| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// A new file beside `path`, never an existing one (another file of that name is the user's).
+fn create_partial(path: &Path) -> std::io::Result<(PathBuf, File)> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the failures path names no file"))?
+        .to_string_lossy();
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let mut attempt = 0u32;
+    loop {
+        let tmp = dir.join(format!(".{name}.{}.{attempt}.partial", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_rows<W: Write>(
+    out: W,
+    headers: &StringRecord,
+    failures: &[FailedRow],
+) -> std::io::Result<W> {
     let report: Vec<String> = REPORT_COLUMNS.iter().map(|c| normalise_header(c)).collect();
     let keep: Vec<usize> = headers
         .iter()
@@ -61,29 +113,26 @@ pub fn write_failures(
         .filter(|(_, h)| !report.contains(&normalise_header(h)))
         .map(|(i, _)| i)
         .collect();
-    let tmp = path.with_extension("csv.partial");
-    {
-        let mut writer = csv::Writer::from_path(&tmp)?;
-        let mut header: Vec<&str> = keep.iter().map(|&i| &headers[i]).collect();
-        header.extend(REPORT_COLUMNS);
-        writer.write_record(&header)?;
-        for failure in failures {
-            let mut row: Vec<String> = keep
-                .iter()
-                .map(|&i| failure.record.get(i).unwrap_or("").to_string())
-                .collect();
-            row.push(failure.code.clone());
-            row.push(failure.message.clone());
-            row.push(failure.line.to_string());
-            writer.write_record(&row)?;
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
+    let mut header: Vec<&str> = keep.iter().map(|&i| &headers[i]).collect();
+    header.extend(REPORT_COLUMNS);
+    writer.write_record(&header)?;
+    let mut row = ByteRecord::new();
+    for failure in failures {
+        row.clear();
+        for &i in &keep {
+            row.push_field(failure.record.get(i).unwrap_or_default());
         }
-        writer.flush()?;
-        writer
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()?;
+        row.push_field(failure.code.as_bytes());
+        row.push_field(failure.message.as_bytes());
+        row.push_field(failure.line.to_string().as_bytes());
+        for extra in failure.record.iter().skip(headers.len()) {
+            row.push_field(extra);
+        }
+        writer.write_byte_record(&row)?;
     }
-    std::fs::rename(&tmp, path)
+    writer.flush()?;
+    writer.into_inner().map_err(|e| e.into_error())
 }
 
 #[cfg(test)]
@@ -122,7 +171,7 @@ mod tests {
         let headers = StringRecord::from(vec!["email", "error_code", "firstName", "source_line"]);
         let failures = vec![FailedRow {
             line: 7,
-            record: StringRecord::from(vec!["a@x.org", "OLD", "Ann, \"Jr\"", "3"]),
+            record: ByteRecord::from(vec!["a@x.org", "OLD", "Ann, \"Jr\"", "3"]),
             code: "CONFLICT".into(),
             message: "already exists".into(),
         }];
@@ -150,6 +199,10 @@ mod tests {
                 "7"
             ])
         );
-        assert!(!dir.path().join("failures.csv.partial").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no partial file left"
+        );
     }
 }

@@ -116,8 +116,7 @@ impl RowKind for Users {
 
 #[cfg(test)]
 mod tests {
-    use super::super::csv_input::read_roster_from;
-    use super::super::plan::plan;
+    use super::super::plan::plan_all;
     use super::*;
 
     #[test]
@@ -125,14 +124,14 @@ mod tests {
         let text = "Email,First_Name,last-name,ROLE NAME,namespace,external_id,phone,dob,city\n\
                     Jane@Example.org,Jane,Smith,student,SIS,STU-1,,,\n\
                     john@example.org,John,Doe,student,SIS,STU-2,+1 555,2001-02-03,Boston\n";
-        let plan = plan(&Users, read_roster_from(text.as_bytes(), "t").unwrap()).unwrap();
-        assert!(plan.invalid.is_empty(), "{:?}", plan.invalid);
-        let jane = &plan.valid[0];
+        let (valid, invalid) = plan_all(&Users, text.as_bytes());
+        assert!(invalid.is_empty(), "{:?}", invalid);
+        let jane = &valid[0];
         assert_eq!(jane.key, "jane@example.org");
         assert_eq!(jane.value.identity.email, "jane@example.org");
         assert_eq!(jane.value.external_references[0].namespace.as_str(), "sis");
         assert!(jane.value.profile.is_none());
-        let john = &plan.valid[1].value;
+        let john = &valid[1].value;
         let profile = john.profile.as_ref().unwrap();
         assert_eq!(profile.phone.as_deref(), Some("+1 555"));
         let address = profile.address.as_ref().unwrap();
@@ -148,11 +147,11 @@ mod tests {
                     OK@example.org,C,D,student,SIS,2,\n\
                     other@example.org,E,F,student,sis,1,\n\
                     fine@example.org,G,H,student,SIS,3,\n";
-        let plan = plan(&Users, read_roster_from(text.as_bytes(), "t").unwrap()).unwrap();
-        assert_eq!(plan.total(), 5);
-        let lines: Vec<u64> = plan.valid.iter().map(|r| r.line).collect();
+        let (valid, invalid) = plan_all(&Users, text.as_bytes());
+        assert_eq!(valid.len() + invalid.len(), 5);
+        let lines: Vec<u64> = valid.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 6]);
-        let bad = &plan.invalid;
+        let bad = &invalid;
         assert_eq!(bad[0].line, 3);
         assert_eq!(bad[0].problems.len(), 4, "{:?}", bad[0].problems);
         assert!(bad[0].problems.iter().any(|p| p.starts_with("email:")));
