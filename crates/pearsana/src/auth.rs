@@ -133,6 +133,20 @@ pub enum AuthError {
         /// What is wrong.
         reason: String,
     },
+    /// The token endpoint answered with a redirect. A token request is never sent to another
+    /// address than the configured token URL (it carries the client secret), so the redirect
+    /// is not followed.
+    #[error(
+        "token endpoint answered HTTP {} redirecting to {location}; token requests never follow redirects (check the auth URL)",
+        .status.as_u16()
+    )]
+    Redirected {
+        /// HTTP status of the redirect.
+        status: StatusCode,
+        /// Where the endpoint redirected to (the `Location` header, or the URL a caller-supplied
+        /// HTTP client followed to).
+        location: String,
+    },
     /// The token endpoint could not be reached.
     #[error("token request failed: {0}")]
     Transport(#[source] Arc<reqwest::Error>),
@@ -156,9 +170,9 @@ impl AuthError {
     /// HTTP status of the token endpoint's answer, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Self::Rejected { status, .. } | Self::UnexpectedResponse { status, .. } => {
-                Some(*status)
-            }
+            Self::Rejected { status, .. }
+            | Self::UnexpectedResponse { status, .. }
+            | Self::Redirected { status, .. } => Some(*status),
             Self::Transport(e) => e.status(),
             _ => None,
         }
@@ -401,6 +415,9 @@ impl TokenCache {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
+        if let Some(location) = crate::redirect::redirect_target(&config.token_url, &response) {
+            return Err((AuthError::Redirected { status, location }, None));
+        }
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(transport)?;
         if status.is_success() {

@@ -32,6 +32,8 @@ pub(crate) struct CallRecord {
     pub(crate) auth_error: Option<AuthError>,
     pub(crate) status: Option<StatusCode>,
     pub(crate) headers: Option<HeaderMap>,
+    /// The answer was a redirect (or came from another origin): status and target.
+    pub(crate) redirected: Option<(StatusCode, String)>,
 }
 
 /// Shared slot for a [`CallRecord`].
@@ -69,9 +71,23 @@ where
     F: Future<Output = Result<ResponseValue<T>, RawError>>,
 {
     match run(future).await {
-        (Ok(value), _) => Ok(value.into_inner()),
+        (Ok(value), ctx) => match redirected(&ctx) {
+            Some(error) => Err(error),
+            None => Ok(value.into_inner()),
+        },
         (Err(error), ctx) => Err(translate(error, &ctx, pinned).await),
     }
+}
+
+/// The error for a call whose answer was a redirect, if it was one.
+fn redirected(ctx: &CallContext) -> Option<Error> {
+    let mut record = ctx.0.lock().unwrap_or_else(|e| e.into_inner());
+    let (status, location) = record.redirected.take()?;
+    Some(Error::Redirected {
+        status,
+        location,
+        request_id: record.request_id.clone(),
+    })
 }
 
 /// Facts about the last response of a call, from its record.
@@ -95,6 +111,9 @@ pub(crate) fn meta_of(ctx: &CallContext) -> (ResponseMeta, Option<AuthError>) {
 
 /// Translates the generated client's error into [`Error`].
 pub(crate) async fn translate(error: RawError, ctx: &CallContext, pinned: ApiVersion) -> Error {
+    if let Some(error) = redirected(ctx) {
+        return error;
+    }
     let (meta, auth_error) = meta_of(ctx);
     let request_id = meta.request_id.clone();
     if let Some(source) = auth_error {

@@ -311,6 +311,15 @@ impl ClientBuilder {
     }
 
     /// Uses the caller's HTTP client (its connection pool, proxy and TLS settings).
+    ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`: the Partner API never
+    /// redirects, and a client that follows redirects would re-send a request (the client
+    /// secret, personal data, documents) to whatever host a redirect names before the SDK sees
+    /// the answer. The SDK refuses any answer that is a redirect or comes from another origin
+    /// ([`Error::Redirected`](crate::Error::Redirected),
+    /// [`AuthError::Redirected`](crate::AuthError::Redirected)), but only a client that does
+    /// not follow redirects keeps the request itself from leaving. The client the SDK builds
+    /// when none is given never follows redirects.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -392,6 +401,7 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .user_agent(user_agent.clone())
                 .connect_timeout(Duration::from_secs(10))
+                .redirect(crate::redirect::policy())
                 .build()
                 .map_err(ConfigError::HttpClient)?,
         };

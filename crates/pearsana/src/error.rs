@@ -371,6 +371,23 @@ pub enum Error {
         request_id: Option<String>,
     },
 
+    /// The server answered with a redirect, which the SDK never follows: the Partner API never
+    /// redirects, and following one would send the request (personal data, documents) to
+    /// another host. Check the configured API URL.
+    #[error(
+        "the server answered HTTP {} redirecting to {location}; the SDK never follows redirects (check the API URL){}",
+        .status.as_u16(), rid(.request_id)
+    )]
+    Redirected {
+        /// HTTP status of the redirect.
+        status: StatusCode,
+        /// The redirect target (the `Location` header, or the URL a caller-supplied HTTP client
+        /// followed to).
+        location: String,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
     /// A local file could not be read.
     #[error("could not read {}: {source}", .path.display())]
     File {
@@ -435,6 +452,7 @@ impl Error {
             | Self::Transport { request_id, .. }
             | Self::Decode { request_id, .. }
             | Self::UnexpectedStatus { request_id, .. }
+            | Self::Redirected { request_id, .. }
             | Self::InvalidRequest { request_id, .. } => request_id.as_deref(),
             Self::Validation(_) | Self::Config(_) | Self::File { .. } => None,
         }
@@ -448,7 +466,9 @@ impl Error {
             Self::Auth { source, .. } => source.status(),
             Self::Transport { source, .. } => source.status(),
             Self::Decode { status, .. } => *status,
-            Self::UnexpectedStatus { status, .. } => Some(*status),
+            Self::UnexpectedStatus { status, .. } | Self::Redirected { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }

@@ -136,12 +136,25 @@ impl SdkHooks {
         let started = shared.clock.now();
         let mut attempts = 0u32;
         let mut replayed_after_401 = false;
+        let url = request.url().clone();
         loop {
             attempts += 1;
             span.record("attempt", attempts);
             // JSON bodies are buffered, so the request can be cloned for a repeat.
             let spare = request.try_clone();
             let result = client.execute(request).await;
+            if let Ok(response) = &result
+                && let Some(location) = crate::redirect::redirect_target_url(&url, response)
+            {
+                // Never followed, never repeated: the answer is discarded by `call`.
+                tracing::warn!(
+                    status = response.status().as_u16(),
+                    "the server answered with a redirect; not following it"
+                );
+                let status = response.status();
+                call::record(|c| c.redirected = Some((status, location)));
+                return result;
+            }
             match &result {
                 Ok(response) => {
                     shared.versions.record(response.headers());

@@ -56,6 +56,7 @@ mod documents;
 mod envelope;
 pub mod error;
 mod hooks;
+mod redirect;
 pub mod request_id;
 pub mod retry;
 pub mod secret;

@@ -1,0 +1,109 @@
+//! Hostile or misbehaving servers (issue 14): redirects are never followed, secrets are
+//! scrubbed from everything the SDK reports, and response bodies are bounded.
+
+mod common;
+
+use common::*;
+use pearsana::{AuthError, Error};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn nothing_reached(other: &MockServer) {
+    let seen = other.received_requests().await.unwrap_or_default();
+    assert!(
+        seen.is_empty(),
+        "{} request(s) reached the other host",
+        seen.len()
+    );
+}
+
+#[tokio::test]
+async fn token_requests_never_follow_a_redirect_to_another_origin() {
+    let server = MockServer::start().await;
+    let other = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/oauth2/token", other.uri())),
+        )
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock).ping().await.unwrap_err();
+    match &error {
+        Error::Auth {
+            source: AuthError::Redirected { status, location },
+            ..
+        } => {
+            assert_eq!(status.as_u16(), 307);
+            assert!(location.starts_with(&other.uri()), "{location}");
+        }
+        other => panic!("expected a redirect error, got {other:?}"),
+    }
+    assert!(error.to_string().contains("redirect"), "{error}");
+    nothing_reached(&other).await;
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "not retried"
+    );
+}
+
+#[tokio::test]
+async fn api_calls_never_send_the_body_to_another_origin() {
+    let server = MockServer::start().await;
+    let other = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/users"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/v1/users", other.uri())),
+        )
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock)
+        .create_user(&user_request("jane@example.com"))
+        .await
+        .unwrap_err();
+    match &error {
+        Error::Redirected {
+            status, location, ..
+        } => {
+            assert_eq!(status.as_u16(), 307);
+            assert!(location.starts_with(&other.uri()), "{location}");
+        }
+        other => panic!("expected a redirect error, got {other:?}"),
+    }
+    assert!(!error.may_have_been_processed());
+    nothing_reached(&other).await;
+}
+
+#[tokio::test]
+async fn an_answer_from_another_origin_is_refused_even_with_a_caller_supplied_client() {
+    let server = MockServer::start().await;
+    let other = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("Location", format!("{}/ping", other.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ping_body()))
+        .mount(&other)
+        .await;
+    let clock = VirtualClock::new();
+    // reqwest's default client follows redirects: the SDK must still refuse the answer.
+    let client = builder(&server, &clock)
+        .http_client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    let error = client.ping().await.unwrap_err();
+    assert!(matches!(error, Error::Redirected { .. }), "{error:?}");
+}
