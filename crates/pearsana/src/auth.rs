@@ -29,6 +29,7 @@ use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
 use serde::Deserialize;
 use tracing::Instrument;
 
+use crate::body::{BodyError, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_RESPONSE_BODY, read_capped};
 use crate::retry::{self, Failure, RetryConfig, RetryState};
 use crate::secret::{AccessToken, ClientSecret, scrub};
 use crate::time::Clock;
@@ -147,6 +148,15 @@ pub enum AuthError {
         /// HTTP client followed to).
         location: String,
     },
+    /// The token endpoint's answer is larger than [`MAX_TOKEN_RESPONSE_BODY`] (it was not read
+    /// further).
+    #[error("token endpoint answered HTTP {} with a body larger than {limit} bytes; refused", .status.as_u16())]
+    ResponseTooLarge {
+        /// HTTP status.
+        status: StatusCode,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The token endpoint could not be reached.
     #[error("token request failed: {0}")]
     Transport(#[source] Arc<reqwest::Error>),
@@ -172,7 +182,8 @@ impl AuthError {
         match self {
             Self::Rejected { status, .. }
             | Self::UnexpectedResponse { status, .. }
-            | Self::Redirected { status, .. } => Some(*status),
+            | Self::Redirected { status, .. }
+            | Self::ResponseTooLarge { status, .. } => Some(*status),
             Self::Transport(e) => e.status(),
             _ => None,
         }
@@ -419,7 +430,14 @@ impl TokenCache {
             return Err((AuthError::Redirected { status, location }, None));
         }
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = match read_capped(response, MAX_TOKEN_RESPONSE_BODY).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(transport(e)),
+            Err(BodyError::TooLarge) => {
+                let limit = MAX_TOKEN_RESPONSE_BODY;
+                return Err((AuthError::ResponseTooLarge { status, limit }, None));
+            }
+        };
         if status.is_success() {
             return self.parse_token(&body, sent_at).map_err(|e| (e, None));
         }
@@ -465,6 +483,19 @@ impl TokenCache {
         if parsed.access_token.is_empty() {
             return Err(AuthError::InvalidTokenResponse {
                 reason: "access_token is empty".to_owned(),
+            });
+        }
+        if parsed.access_token.len() > MAX_ACCESS_TOKEN_LEN {
+            return Err(AuthError::InvalidTokenResponse {
+                reason: format!(
+                    "access_token is {} bytes long, more than the {MAX_ACCESS_TOKEN_LEN} accepted",
+                    parsed.access_token.len()
+                ),
+            });
+        }
+        if HeaderValue::from_str(&parsed.access_token).is_err() {
+            return Err(AuthError::InvalidTokenResponse {
+                reason: "access_token contains characters not allowed in an HTTP header".to_owned(),
             });
         }
         let lifetime = parsed

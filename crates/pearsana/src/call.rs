@@ -32,8 +32,17 @@ pub(crate) struct CallRecord {
     pub(crate) auth_error: Option<AuthError>,
     pub(crate) status: Option<StatusCode>,
     pub(crate) headers: Option<HeaderMap>,
-    /// The answer was a redirect (or came from another origin): status and target.
-    pub(crate) redirected: Option<(StatusCode, String)>,
+    /// Why the answer was refused before the generated client saw it.
+    pub(crate) refused: Option<Refusal>,
+}
+
+/// An answer the hooks refused.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// A redirect (or an answer from another origin): status and target.
+    Redirected(StatusCode, String),
+    /// A body over the limit: status and limit.
+    TooLarge(StatusCode, usize),
 }
 
 /// Shared slot for a [`CallRecord`].
@@ -71,7 +80,7 @@ where
     F: Future<Output = Result<ResponseValue<T>, RawError>>,
 {
     match run(future).await {
-        (Ok(value), ctx) => match redirected(&ctx) {
+        (Ok(value), ctx) => match refused(&ctx) {
             Some(error) => Err(error),
             None => Ok(value.into_inner()),
         },
@@ -79,14 +88,21 @@ where
     }
 }
 
-/// The error for a call whose answer was a redirect, if it was one.
-fn redirected(ctx: &CallContext) -> Option<Error> {
+/// The error for a call whose answer the hooks refused, if they did.
+fn refused(ctx: &CallContext) -> Option<Error> {
     let mut record = ctx.0.lock().unwrap_or_else(|e| e.into_inner());
-    let (status, location) = record.redirected.take()?;
-    Some(Error::Redirected {
-        status,
-        location,
-        request_id: record.request_id.clone(),
+    let request_id = record.request_id.clone();
+    Some(match record.refused.take()? {
+        Refusal::Redirected(status, location) => Error::Redirected {
+            status,
+            location,
+            request_id,
+        },
+        Refusal::TooLarge(status, limit) => Error::ResponseTooLarge {
+            status,
+            limit,
+            request_id,
+        },
     })
 }
 
@@ -111,7 +127,7 @@ pub(crate) fn meta_of(ctx: &CallContext) -> (ResponseMeta, Option<AuthError>) {
 
 /// Translates the generated client's error into [`Error`].
 pub(crate) async fn translate(error: RawError, ctx: &CallContext, pinned: ApiVersion) -> Error {
-    if let Some(error) = redirected(ctx) {
+    if let Some(error) = refused(ctx) {
         return error;
     }
     let (meta, auth_error) = meta_of(ctx);

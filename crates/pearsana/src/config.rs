@@ -125,6 +125,7 @@ pub struct ClientBuilder {
     refresh_margin: Duration,
     clock: Arc<dyn Clock>,
     batch_concurrency: usize,
+    max_response_body: usize,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -156,6 +157,7 @@ impl Default for ClientBuilder {
             refresh_margin: DEFAULT_REFRESH_MARGIN,
             clock: Arc::new(TokioClock),
             batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
+            max_response_body: crate::body::DEFAULT_MAX_RESPONSE_BODY,
         }
     }
 }
@@ -356,6 +358,15 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest API response body read, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY), 4 MiB); a larger one
+    /// fails the call with [`Error::ResponseTooLarge`]. Token responses have their own, smaller
+    /// limit ([`MAX_TOKEN_RESPONSE_BODY`](crate::MAX_TOKEN_RESPONSE_BODY)).
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = bytes;
+        self
+    }
+
     /// How many batch requests [`Client::submit_documents`] sends at once (default 4).
     pub fn batch_concurrency(mut self, concurrency: usize) -> Self {
         self.batch_concurrency = concurrency;
@@ -422,6 +433,7 @@ impl ClientBuilder {
             clock: self.clock,
             user_agent,
             timeout: self.timeout,
+            max_response_body: self.max_response_body,
         });
         Ok(Client::assemble(
             api_url,

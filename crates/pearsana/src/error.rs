@@ -388,6 +388,23 @@ pub enum Error {
         request_id: Option<String>,
     },
 
+    /// The response body is larger than the client's limit
+    /// ([`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body), default
+    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY)); it was not read
+    /// further.
+    #[error(
+        "the response (HTTP {}) has a body larger than {limit} bytes; refused{}",
+        .status.as_u16(), rid(.request_id)
+    )]
+    ResponseTooLarge {
+        /// HTTP status.
+        status: StatusCode,
+        /// The limit in bytes.
+        limit: usize,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
     /// A local file could not be read.
     #[error("could not read {}: {source}", .path.display())]
     File {
@@ -453,6 +470,7 @@ impl Error {
             | Self::Decode { request_id, .. }
             | Self::UnexpectedStatus { request_id, .. }
             | Self::Redirected { request_id, .. }
+            | Self::ResponseTooLarge { request_id, .. }
             | Self::InvalidRequest { request_id, .. } => request_id.as_deref(),
             Self::Validation(_) | Self::Config(_) | Self::File { .. } => None,
         }
@@ -466,9 +484,9 @@ impl Error {
             Self::Auth { source, .. } => source.status(),
             Self::Transport { source, .. } => source.status(),
             Self::Decode { status, .. } => *status,
-            Self::UnexpectedStatus { status, .. } | Self::Redirected { status, .. } => {
-                Some(*status)
-            }
+            Self::UnexpectedStatus { status, .. }
+            | Self::Redirected { status, .. }
+            | Self::ResponseTooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -489,7 +507,9 @@ impl Error {
                         == crate::retry::FailureKind::Ambiguous
             }
             Self::Decode { status, .. } => status.is_none_or(server_side),
-            Self::UnexpectedStatus { status, .. } => server_side(*status),
+            Self::UnexpectedStatus { status, .. } | Self::ResponseTooLarge { status, .. } => {
+                server_side(*status)
+            }
             _ => false,
         }
     }

@@ -19,7 +19,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::auth::TokenCache;
-use crate::call;
+use crate::body::{BodyError, read_capped};
+use crate::call::{self, Refusal};
 use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::retry::{self, FailureKind, RetryConfig, RetryState};
 use crate::secret::AccessToken;
@@ -34,6 +35,7 @@ pub(crate) struct SharedState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) user_agent: HeaderValue,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) max_response_body: usize,
 }
 
 /// The hooks installed on the generated client.
@@ -122,6 +124,34 @@ impl RequestHooks for SdkHooks {
     }
 }
 
+/// Reads the body of `response` within `limit` and hands back an equivalent response with the
+/// body in memory; `Err(Ok(status))` when the body is over the limit.
+async fn buffer(
+    mut response: Response,
+    limit: usize,
+) -> Result<Response, Result<StatusCode, reqwest::Error>> {
+    let status = response.status();
+    let version = response.version();
+    let headers = std::mem::take(response.headers_mut());
+    let body = match read_capped(response, limit).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return Err(Ok(status)),
+        Err(BodyError::Transport(error)) => return Err(Err(error)),
+    };
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Ok(Response::from(rebuilt))
+}
+
+/// A bodiless stand-in for an answer the hooks refused (the call's record says why).
+fn empty_answer(status: StatusCode) -> Response {
+    let mut answer = http::Response::new(bytes::Bytes::new());
+    *answer.status_mut() = status;
+    Response::from(answer)
+}
+
 impl SdkHooks {
     async fn send_with_retries(
         &self,
@@ -152,9 +182,26 @@ impl SdkHooks {
                     "the server answered with a redirect; not following it"
                 );
                 let status = response.status();
-                call::record(|c| c.redirected = Some((status, location)));
+                call::record(|c| c.refused = Some(Refusal::Redirected(status, location)));
                 return result;
             }
+            let result = match result {
+                Ok(response) => match buffer(response, shared.max_response_body).await {
+                    Ok(buffered) => Ok(buffered),
+                    Err(Ok(status)) => {
+                        let limit = shared.max_response_body;
+                        tracing::warn!(
+                            status = status.as_u16(),
+                            limit,
+                            "response body over the limit; refused"
+                        );
+                        call::record(|c| c.refused = Some(Refusal::TooLarge(status, limit)));
+                        return Ok(empty_answer(status));
+                    }
+                    Err(Err(error)) => Err(error),
+                },
+                Err(error) => Err(error),
+            };
             match &result {
                 Ok(response) => {
                     shared.versions.record(response.headers());

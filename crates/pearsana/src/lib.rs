@@ -49,6 +49,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+mod body;
 mod call;
 mod client;
 mod config;
@@ -68,6 +69,7 @@ pub use pearsana_api::spec;
 pub use pearsana_api::types;
 
 pub use auth::{AuthError, OAuthErrorKind, TokenStatus};
+pub use body::{DEFAULT_MAX_RESPONSE_BODY, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_RESPONSE_BODY};
 pub use client::{Client, UserOutcome};
 pub use config::{
     ClientBuilder, DEFAULT_BATCH_CONCURRENCY, DEFAULT_REFRESH_MARGIN, DEFAULT_TIMEOUT, Environment,

@@ -107,3 +107,88 @@ async fn an_answer_from_another_origin_is_refused_even_with_a_caller_supplied_cl
     let error = client.ping().await.unwrap_err();
     assert!(matches!(error, Error::Redirected { .. }), "{error:?}");
 }
+
+#[tokio::test]
+async fn an_oversized_api_answer_is_refused_with_a_typed_error() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    // An error page far over the limit (the limit is lowered so the test stays small).
+    let huge = "x".repeat(300 * 1024);
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .respond_with(ResponseTemplate::new(502).set_body_string(huge))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let client = builder(&server, &clock)
+        .max_response_body(64 * 1024)
+        .build()
+        .unwrap();
+    let error = client.ping().await.unwrap_err();
+    match &error {
+        Error::ResponseTooLarge { status, limit, .. } => {
+            assert_eq!(status.as_u16(), 502);
+            assert_eq!(*limit, 64 * 1024);
+        }
+        other => panic!("expected ResponseTooLarge, got {other:?}"),
+    }
+    assert!(error.to_string().contains("65536"), "{error}");
+}
+
+#[tokio::test]
+async fn an_answer_within_the_limit_is_read_as_before() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ping_body()))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let client = builder(&server, &clock)
+        .max_response_body(1024)
+        .build()
+        .unwrap();
+    assert_eq!(client.ping().await.unwrap().client_id, CLIENT_ID);
+}
+
+#[tokio::test]
+async fn an_oversized_token_answer_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(200 * 1024)))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock).ping().await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Auth {
+                source: AuthError::ResponseTooLarge { limit, .. },
+                ..
+            } if *limit == pearsana::MAX_TOKEN_RESPONSE_BODY
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_absurd_access_token_is_refused_naming_the_field() {
+    let server = MockServer::start().await;
+    let absurd = "a".repeat(40 * 1024);
+    mount_token(&server, &absurd, 3600).await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock).ping().await.unwrap_err();
+    match &error {
+        Error::Auth {
+            source: AuthError::InvalidTokenResponse { reason },
+            ..
+        } => assert!(reason.contains("access_token"), "{reason}"),
+        other => panic!("expected an unusable token response, got {other:?}"),
+    }
+    // Only the token request went out: the token was never sent as a header.
+    let sent = server.received_requests().await.unwrap();
+    assert!(sent.iter().all(|r| r.url.path() == "/oauth2/token"));
+}
