@@ -31,7 +31,7 @@ use tracing::Instrument;
 
 use crate::body::{BodyError, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_RESPONSE_BODY, read_capped};
 use crate::retry::{self, Failure, RetryConfig, RetryState};
-use crate::secret::{AccessToken, ClientSecret, scrub};
+use crate::secret::{AccessToken, ClientSecret, Redactor};
 use crate::time::Clock;
 
 /// Path of the token endpoint below the auth base URL.
@@ -232,10 +232,15 @@ pub(crate) struct TokenCacheConfig {
 
 type SharedFetch = Shared<BoxFuture<'static, Result<CachedToken, AuthError>>>;
 
+/// How many earlier access tokens are still scrubbed from error texts after being replaced.
+const RECENT_TOKENS: usize = 4;
+
 #[derive(Default)]
 struct CacheState {
     current: Option<CachedToken>,
     in_flight: Option<SharedFetch>,
+    /// The last few tokens issued (the current one included), newest last.
+    recent: std::collections::VecDeque<AccessToken>,
 }
 
 /// The cached token, with single-flight refresh.
@@ -333,6 +338,14 @@ impl TokenCache {
         }
     }
 
+    /// Scrubs the client secret and the current and recent access tokens from text.
+    pub(crate) fn redactor(&self) -> Redactor {
+        let state = self.lock();
+        let tokens = state.recent.iter().map(AccessToken::shared);
+        let secret = self.config.credentials.as_ref().map(|c| c.secret.shared());
+        Redactor::new(tokens.chain(secret).collect::<Vec<_>>())
+    }
+
     /// Forgets the token whose value is `used` if it is still the cached one (the API
     /// answered `401` to it); a token already replaced by another task is left alone.
     pub(crate) fn invalidate_secret(&self, used: &str) {
@@ -352,6 +365,10 @@ impl TokenCache {
         let mut state = self.lock();
         state.in_flight = None;
         if let Ok(token) = &result {
+            if state.recent.len() == RECENT_TOKENS {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(token.token.clone());
             state.current = Some(token.clone());
         }
         result
@@ -427,6 +444,7 @@ impl TokenCache {
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
         if let Some(location) = crate::redirect::redirect_target(&config.token_url, &response) {
+            let location = self.redactor().text(&location);
             return Err((AuthError::Redirected { status, location }, None));
         }
         let headers = response.headers().clone();
@@ -445,17 +463,15 @@ impl TokenCache {
         let error = match serde_json::from_slice::<OAuthErrorBody>(&body) {
             Ok(rfc) => AuthError::Rejected {
                 status,
-                kind: OAuthErrorKind::parse(&rfc.error),
-                description: rfc
-                    .error_description
-                    .map(|d| scrub(&d, &credentials.secret)),
+                kind: OAuthErrorKind::parse(&self.redactor().text(&rfc.error)),
+                description: rfc.error_description.map(|d| self.redactor().text(&d)),
             },
             Err(_) => {
                 let text = String::from_utf8_lossy(&body);
                 let kept: String = text.chars().take(MAX_KEPT_BODY).collect();
                 AuthError::UnexpectedResponse {
                     status,
-                    body: scrub(&kept, &credentials.secret),
+                    body: self.redactor().text(&kept),
                 }
             }
         };

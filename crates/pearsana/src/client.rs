@@ -212,6 +212,10 @@ impl Client {
         self.inner.shared.versions.snapshot()
     }
 
+    pub(crate) fn inner_tokens_redactor(&self) -> crate::secret::Redactor {
+        self.inner.shared.tokens.redactor()
+    }
+
     pub(crate) fn batch_concurrency(&self) -> usize {
         self.inner.batch_concurrency
     }
@@ -222,7 +226,9 @@ impl Client {
                 Output = std::result::Result<progenitor_client::ResponseValue<T>, call::RawError>,
             >,
     {
-        call::invoke(self.api_version(), future).await
+        call::invoke(self.api_version(), future)
+            .await
+            .map_err(|e| e.redact(&self.inner.shared.tokens.redactor()))
     }
 
     /// `GET /health`: whether the service is up. Needs no credentials.

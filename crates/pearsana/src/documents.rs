@@ -415,13 +415,21 @@ impl Client {
             }
             Err(other) => Err(call::translate(other, &ctx, self.api_version()).await),
         };
+        let redactor = || self.inner_tokens_redactor();
         match lenient {
             Ok(results) => results
                 .into_iter()
-                .map(|r| (r.item_id.clone(), r.into_result()))
+                .map(|r| {
+                    let id = r.item_id.clone();
+                    let mut result = r.into_result();
+                    if let Err(ItemError::Rejected { message, .. }) = &mut result {
+                        redactor().in_place(message);
+                    }
+                    (id, result)
+                })
                 .collect(),
             Err(error) => {
-                let shared = Arc::new(error);
+                let shared = Arc::new(error.redact(&redactor()));
                 ids.into_iter()
                     .map(|id| (id, Err(ItemError::Request(Arc::clone(&shared)))))
                     .collect()

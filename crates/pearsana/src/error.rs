@@ -17,6 +17,7 @@ use pearsana_api::types;
 use reqwest::StatusCode;
 
 use crate::auth::AuthError;
+use crate::secret::Redactor;
 use crate::version::ApiVersion;
 
 /// Shorthand for results of this crate.
@@ -450,7 +451,96 @@ impl From<ApiError> for Error {
     }
 }
 
+impl ErrorDetails {
+    fn redact(&mut self, r: &Redactor) {
+        match self {
+            Self::Validation { errors } => errors.iter_mut().for_each(|e| r.in_place(e)),
+            Self::InsufficientScope {
+                required_scopes,
+                provided_scopes,
+            } => required_scopes
+                .iter_mut()
+                .chain(provided_scopes.iter_mut())
+                .for_each(|e| r.in_place(e)),
+            Self::Conflict { user_id, email } => {
+                r.option(user_id);
+                r.option(email);
+            }
+            Self::ExternalRefConflict {
+                namespace,
+                external_id,
+            } => {
+                r.option(namespace);
+                r.option(external_id);
+            }
+            Self::Other(details) => {
+                let d = details.as_mut();
+                d.errors.iter_mut().for_each(|e| r.in_place(e));
+                d.required_scopes.iter_mut().for_each(|e| r.in_place(e));
+                d.provided_scopes.iter_mut().for_each(|e| r.in_place(e));
+                r.option(&mut d.email);
+                r.option(&mut d.external_id);
+                r.option(&mut d.type_);
+                r.option(&mut d.user_id);
+            }
+            Self::None | Self::TooManyRequests { .. } => {}
+        }
+    }
+}
+
+impl ApiError {
+    pub(crate) fn redact(&mut self, r: &Redactor) {
+        r.in_place(&mut self.message);
+        r.option(&mut self.request_id);
+        self.details.redact(r);
+    }
+}
+
 impl Error {
+    /// Scrubs the client's secrets from every text that came from the server.
+    pub(crate) fn redact(mut self, r: &Redactor) -> Self {
+        match &mut self {
+            Self::Api(e) => e.redact(r),
+            Self::UnsupportedApiVersion {
+                message,
+                request_id,
+                ..
+            } => {
+                r.in_place(message);
+                r.option(request_id);
+            }
+            Self::Decode {
+                body, request_id, ..
+            }
+            | Self::UnexpectedStatus {
+                body, request_id, ..
+            } => {
+                *body = r.bytes(std::mem::take(body));
+                r.option(request_id);
+            }
+            Self::Redirected {
+                location,
+                request_id,
+                ..
+            } => {
+                r.in_place(location);
+                r.option(request_id);
+            }
+            Self::InvalidRequest {
+                message,
+                request_id,
+            } => {
+                r.in_place(message);
+                r.option(request_id);
+            }
+            Self::Auth { request_id, .. }
+            | Self::Transport { request_id, .. }
+            | Self::ResponseTooLarge { request_id, .. } => r.option(request_id),
+            Self::Validation(_) | Self::Config(_) | Self::File { .. } => {}
+        }
+        self
+    }
+
     /// The API's error code, for errors the API reported.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {

@@ -126,14 +126,22 @@ impl RequestHooks for SdkHooks {
 
 /// Reads the body of `response` within `limit` and hands back an equivalent response with the
 /// body in memory; `Err(Ok(status))` when the body is over the limit.
+///
+/// Error answers are scrubbed of the client's secrets here, so that nothing built from them
+/// (typed errors, raw `client.api()` errors, logs) can repeat a token a server echoed.
 async fn buffer(
     mut response: Response,
-    limit: usize,
+    shared: &SharedState,
 ) -> Result<Response, Result<StatusCode, reqwest::Error>> {
     let status = response.status();
     let version = response.version();
-    let headers = std::mem::take(response.headers_mut());
-    let body = match read_capped(response, limit).await {
+    let mut headers = std::mem::take(response.headers_mut());
+    let body = match read_capped(response, shared.max_response_body).await {
+        Ok(body) if !status.is_success() => {
+            let redactor = shared.tokens.redactor();
+            redactor.headers(&mut headers);
+            redactor.bytes(body)
+        }
         Ok(body) => body,
         Err(BodyError::TooLarge) => return Err(Ok(status)),
         Err(BodyError::Transport(error)) => return Err(Err(error)),
@@ -186,7 +194,7 @@ impl SdkHooks {
                 return result;
             }
             let result = match result {
-                Ok(response) => match buffer(response, shared.max_response_body).await {
+                Ok(response) => match buffer(response, shared).await {
                     Ok(buffered) => Ok(buffered),
                     Err(Ok(status)) => {
                         let limit = shared.max_response_body;

@@ -192,3 +192,128 @@ async fn an_absurd_access_token_is_refused_naming_the_field() {
     let sent = server.received_requests().await.unwrap();
     assert!(sent.iter().all(|r| r.url.path() == "/oauth2/token"));
 }
+
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.echoed-token-value";
+
+fn assert_scrubbed(text: &str, what: &str) {
+    for secret in [TOKEN, CLIENT_SECRET, "echoed-token-value"] {
+        assert!(!text.contains(secret), "a secret leaked in {what}: {text}");
+    }
+}
+
+/// An error envelope whose every text field echoes the bearer header and the client secret.
+fn echoing_envelope(status: u16, code: &str) -> ResponseTemplate {
+    let echo = format!("Authorization: Bearer {TOKEN} (secret {CLIENT_SECRET})");
+    ResponseTemplate::new(status)
+        .insert_header("X-Request-Id", TOKEN)
+        .set_body_json(serde_json::json!({"error": {
+            "code": code, "message": echo, "requestId": TOKEN,
+            "details": {"errors": [echo.clone()], "email": TOKEN, "userId": TOKEN}
+        }}))
+}
+
+#[tokio::test]
+async fn an_api_error_echoing_the_token_or_secret_is_scrubbed() {
+    for (status, code) in [
+        (400, "VALIDATION_ERROR"),
+        (409, "CONFLICT"),
+        (418, "TEAPOT"),
+    ] {
+        let server = MockServer::start().await;
+        mount_token(&server, TOKEN, 3600).await;
+        Mock::given(method("POST"))
+            .and(path("/v1/users"))
+            .respond_with(echoing_envelope(status, code))
+            .mount(&server)
+            .await;
+        let clock = VirtualClock::new();
+        let client = client(&server, &clock);
+        let error = client
+            .create_user(&user_request("jane@example.com"))
+            .await
+            .unwrap_err();
+        assert_scrubbed(&error.to_string(), "Display");
+        assert_scrubbed(&format!("{error:?}"), "Debug");
+        assert_scrubbed(error.request_id().unwrap_or_default(), "request id");
+        assert!(error.to_string().contains("[redacted]"), "{error}");
+        // The raw generated client (`client.api()`) gets the scrubbed body too.
+        let raw = client
+            .api()
+            .create_user()
+            .x_api_version(client.api_version().date())
+            .body(user_request("jane@example.com"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_scrubbed(&format!("{raw:?}"), "raw client error");
+    }
+}
+
+#[tokio::test]
+async fn an_error_body_without_envelope_echoing_the_token_is_scrubbed() {
+    let server = MockServer::start().await;
+    mount_token(&server, TOKEN, 3600).await;
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_string(format!("proxy says no to Bearer {TOKEN}")),
+        )
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock).ping().await.unwrap_err();
+    let (Error::UnexpectedStatus { body, .. } | Error::Decode { body, .. }) = &error else {
+        panic!("expected an error keeping the body, got {error:?}");
+    };
+    assert_scrubbed(&String::from_utf8_lossy(body), "kept body");
+    assert_scrubbed(&format!("{error:?}"), "Debug");
+}
+
+#[tokio::test]
+async fn a_token_endpoint_error_echoing_the_secret_is_scrubbed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": format!("bad_{CLIENT_SECRET}"),
+            "error_description": format!("client_secret={CLIENT_SECRET} is wrong")
+        })))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock).ping().await.unwrap_err();
+    assert_scrubbed(&error.to_string(), "Display");
+    assert_scrubbed(&format!("{error:?}"), "Debug");
+}
+
+#[tokio::test]
+async fn batch_item_messages_echoing_the_token_are_scrubbed() {
+    let server = MockServer::start().await;
+    mount_token(&server, TOKEN, 3600).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/documents:submitBatch"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "results": [{"itemId": "a", "status": "failed",
+                         "error": {"code": "NOT_FOUND", "message": format!("no user for {TOKEN}")}}],
+            "summary": {"total": 1, "succeeded": 0, "failed": 1}
+        })))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let item = pearsana::DocumentFile::from_bytes(b"hello")
+        .unwrap()
+        .with_filename("t.pdf")
+        .batch_item(
+            "a",
+            pearsana::external_reference("SIS", "STU-1").unwrap(),
+            "OFFICIAL_TRANSCRIPT",
+        )
+        .unwrap();
+    let outcome = client(&server, &clock)
+        .submit_documents(vec![item])
+        .await
+        .unwrap();
+    let text = format!("{outcome:?}");
+    assert_scrubbed(&text, "batch outcome");
+    assert!(text.contains("[redacted]"), "{text}");
+}
