@@ -11,9 +11,10 @@ use reqwest::header::HeaderValue;
 use crate::auth::{Credentials, TOKEN_PATH, TokenCache, TokenCacheConfig};
 use crate::client::Client;
 use crate::error::{ConfigError, Error};
-use crate::hooks::SharedState;
+use crate::pipeline::Shared;
 use crate::retry::{BackoffPolicy, RetryConfig, RetryPolicy};
 use crate::secret::ClientSecret;
+use crate::throttle::Throttle;
 use crate::time::{Clock, TokioClock};
 use crate::version::{ApiVersion, VersionTracker};
 
@@ -126,6 +127,7 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     batch_concurrency: usize,
     max_response_body: usize,
+    adaptive_throttling: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -158,6 +160,7 @@ impl Default for ClientBuilder {
             clock: Arc::new(TokioClock),
             batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
             max_response_body: crate::body::DEFAULT_MAX_RESPONSE_BODY,
+            adaptive_throttling: true,
         }
     }
 }
@@ -367,6 +370,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether the client paces itself after a `429` (default on; see the
+    /// [`throttle` design](crate#adaptive-throttling)). It costs nothing until the server
+    /// refuses a request for rate; turn it off when another layer already paces requests.
+    pub fn adaptive_throttling(mut self, enabled: bool) -> Self {
+        self.adaptive_throttling = enabled;
+        self
+    }
+
     /// How many batch requests [`Client::submit_documents`] sends at once (default 4).
     pub fn batch_concurrency(mut self, concurrency: usize) -> Self {
         self.batch_concurrency = concurrency;
@@ -423,26 +434,30 @@ impl ClientBuilder {
             scopes: self.scopes,
             refresh_margin: self.refresh_margin,
             clock: Arc::clone(&self.clock),
-            retry: self.retry.clone(),
             user_agent: user_agent.clone(),
             timeout: self.timeout,
         });
-        let shared = Arc::new(SharedState {
-            tokens: Arc::new(tokens),
-            versions: Arc::new(VersionTracker::new(self.api_version)),
-            clock: self.clock,
-            user_agent,
-            timeout: self.timeout,
-            max_response_body: self.max_response_body,
-        });
-        Ok(Client::assemble(
+        let pinned_version = HeaderValue::from_str(&self.api_version.to_string())
+            .map_err(|_| invalid("api_version", "is not a valid HTTP header value"))?;
+        let parsed = reqwest::Url::parse(&api_url)
+            .map_err(|e| invalid("api_url", &format!("`{api_url}` is not a URL ({e})")))?;
+        let shared = Arc::new(Shared {
+            http,
+            server_address: parsed.host_str().unwrap_or_default().to_owned(),
+            server_port: parsed.port_or_known_default().unwrap_or_default(),
             api_url,
             auth_url,
-            http,
-            shared,
-            self.retry,
-            self.batch_concurrency,
-        ))
+            tokens: Arc::new(tokens),
+            versions: VersionTracker::new(self.api_version),
+            clock: self.clock,
+            user_agent,
+            pinned_version,
+            timeout: self.timeout,
+            max_response_body: self.max_response_body,
+            throttle: Throttle::new(self.adaptive_throttling),
+            batch_concurrency: self.batch_concurrency,
+        });
+        Ok(Client::assemble(shared, self.retry))
     }
 }
 

@@ -17,6 +17,7 @@ use pearsana_api::types;
 use reqwest::StatusCode;
 
 use crate::auth::AuthError;
+use crate::retry::{FailureKind, Observed, classify};
 use crate::secret::Redactor;
 use crate::version::ApiVersion;
 
@@ -177,6 +178,18 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// Typed details, where the documentation defines them.
     pub details: ErrorDetails,
+    /// The `Retry-After` header of the answer, if any.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// How long the server asked the client to wait, for `429` (and `503`) answers.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.details {
+            ErrorDetails::TooManyRequests { retry_after } => *retry_after,
+            _ => self.retry_after,
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -581,26 +594,47 @@ impl Error {
         }
     }
 
-    /// Whether the server may have acted on the request although the call failed: the
-    /// connection broke after sending, the call timed out, or the server answered `5xx` (or a
-    /// success whose body could not be read). Repeating a call that is not idempotent
-    /// (invitations, documents) after such an error may create it twice. `false` when the
-    /// request certainly had no effect: it was never sent, no connection was made, or the
-    /// API refused it with a `4xx`.
-    pub fn may_have_been_processed(&self) -> bool {
-        let server_side = |status: StatusCode| status.is_success() || status.is_server_error();
+    /// What the client knows about this failure's effect on the server, by the SDK's one
+    /// classifier ([`retry::classify`](crate::retry::classify)), the same the retry decision
+    /// uses.
+    pub fn failure_kind(&self) -> FailureKind {
         match self {
-            Self::Api(e) => e.status.is_server_error(),
-            Self::Transport { source, .. } => {
-                !source.is_builder()
-                    && crate::retry::classify_transport(source).kind
-                        == crate::retry::FailureKind::Ambiguous
-            }
-            Self::Decode { status, .. } => status.is_none_or(server_side),
+            Self::Api(e) => classify(Observed::Status(e.status, e.retry_after())),
+            Self::UnsupportedApiVersion { .. } => FailureKind::Permanent,
+            Self::Transport { source, .. } => classify(Observed::Transport(source)),
+            // Nothing was sent.
+            Self::Auth { .. }
+            | Self::Validation(_)
+            | Self::Config(_)
+            | Self::File { .. }
+            | Self::InvalidRequest { .. } => FailureKind::Permanent,
+            Self::Decode { status, .. } => match status {
+                Some(status) if !status.is_success() => classify(Observed::Status(*status, None)),
+                _ => FailureKind::Permanent,
+            },
             Self::UnexpectedStatus { status, .. } | Self::ResponseTooLarge { status, .. } => {
-                server_side(*status)
+                classify(Observed::Status(*status, None))
             }
-            _ => false,
+            Self::Redirected { .. } => FailureKind::Permanent,
+        }
+    }
+
+    /// Whether the server may have acted on the request although the call failed: an
+    /// ambiguous failure (the connection broke after sending, the call timed out, a `5xx`
+    /// other than a `503` with `Retry-After`), or an answer that reports success but could
+    /// not be read. Repeating a call that is not idempotent (invitations, documents) after
+    /// such an error may create it twice. `false` when the request certainly had no effect:
+    /// it was never sent, no connection was made, the server refused it (`4xx`, `429`, `503`
+    /// with `Retry-After`) or redirected it.
+    pub fn may_have_been_processed(&self) -> bool {
+        match self.failure_kind() {
+            FailureKind::Ambiguous => true,
+            FailureKind::NotProcessed => false,
+            _ => match self {
+                Self::Decode { status, .. } => status.is_none_or(|s| s.is_success()),
+                Self::ResponseTooLarge { status, .. } => status.is_success(),
+                _ => false,
+            },
         }
     }
 
