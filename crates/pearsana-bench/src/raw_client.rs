@@ -39,6 +39,7 @@ impl std::fmt::Debug for RawClient {
 pub fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency.max(1))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("building reqwest client")
 }

@@ -29,15 +29,18 @@ use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
 use serde::Deserialize;
 use tracing::Instrument;
 
-use crate::retry::{self, Failure, RetryConfig, RetryState};
-use crate::secret::{AccessToken, ClientSecret, scrub};
+use crate::body::{BodyError, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_RESPONSE_BODY, read_capped};
+use crate::retry::{Failure, RetryConfig, RetryLoop};
+use crate::secret::{AccessToken, ClientSecret, Redactor};
 use crate::time::Clock;
 
 /// Path of the token endpoint below the auth base URL.
 pub const TOKEN_PATH: &str = "/oauth2/token";
 
-/// Lifetime assumed when the token response has no `expires_in`.
-const LIFETIME_WITHOUT_EXPIRES_IN: Duration = Duration::from_secs(300);
+/// Lifetime assumed when the token response has no `expires_in` (RFC 6749 makes it
+/// optional): five minutes, short enough that a token with a shorter real lifetime costs at
+/// most one `401` and replay, long enough not to fetch a token per call.
+pub const LIFETIME_WITHOUT_EXPIRES_IN: Duration = Duration::from_secs(300);
 
 /// Longest lifetime believed; larger `expires_in` values are cut to this (and cannot
 /// overflow an `Instant`).
@@ -133,6 +136,29 @@ pub enum AuthError {
         /// What is wrong.
         reason: String,
     },
+    /// The token endpoint answered with a redirect. A token request is never sent to another
+    /// address than the configured token URL (it carries the client secret), so the redirect
+    /// is not followed.
+    #[error(
+        "token endpoint answered HTTP {} redirecting to {location}; token requests never follow redirects (check the auth URL)",
+        .status.as_u16()
+    )]
+    Redirected {
+        /// HTTP status of the redirect.
+        status: StatusCode,
+        /// Where the endpoint redirected to (the `Location` header, or the URL a caller-supplied
+        /// HTTP client followed to).
+        location: String,
+    },
+    /// The token endpoint's answer is larger than [`MAX_TOKEN_RESPONSE_BODY`] (it was not read
+    /// further).
+    #[error("token endpoint answered HTTP {} with a body larger than {limit} bytes; refused", .status.as_u16())]
+    ResponseTooLarge {
+        /// HTTP status.
+        status: StatusCode,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The token endpoint could not be reached.
     #[error("token request failed: {0}")]
     Transport(#[source] Arc<reqwest::Error>),
@@ -156,9 +182,10 @@ impl AuthError {
     /// HTTP status of the token endpoint's answer, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Self::Rejected { status, .. } | Self::UnexpectedResponse { status, .. } => {
-                Some(*status)
-            }
+            Self::Rejected { status, .. }
+            | Self::UnexpectedResponse { status, .. }
+            | Self::Redirected { status, .. }
+            | Self::ResponseTooLarge { status, .. } => Some(*status),
             Self::Transport(e) => e.status(),
             _ => None,
         }
@@ -200,17 +227,21 @@ pub(crate) struct TokenCacheConfig {
     pub(crate) scopes: Vec<String>,
     pub(crate) refresh_margin: Duration,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) retry: RetryConfig,
     pub(crate) user_agent: HeaderValue,
     pub(crate) timeout: Option<Duration>,
 }
 
 type SharedFetch = Shared<BoxFuture<'static, Result<CachedToken, AuthError>>>;
 
+/// How many earlier access tokens are still scrubbed from error texts after being replaced.
+const RECENT_TOKENS: usize = 4;
+
 #[derive(Default)]
 struct CacheState {
     current: Option<CachedToken>,
     in_flight: Option<SharedFetch>,
+    /// The last few tokens issued (the current one included), newest last.
+    recent: std::collections::VecDeque<AccessToken>,
 }
 
 /// The cached token, with single-flight refresh.
@@ -233,15 +264,42 @@ impl fmt::Debug for TokenCache {
     }
 }
 
+/// The token response read leniently: every field is checked by hand so an unusable answer
+/// is reported naming the field (and never quoting its value).
 #[derive(Deserialize)]
 struct TokenResponse {
-    access_token: String,
     #[serde(default)]
-    token_type: Option<String>,
+    access_token: Option<serde_json::Value>,
     #[serde(default)]
-    expires_in: Option<u64>,
+    token_type: Option<serde_json::Value>,
     #[serde(default)]
-    scope: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    scope: Option<serde_json::Value>,
+}
+
+fn unusable(reason: impl Into<String>) -> AuthError {
+    AuthError::InvalidTokenResponse {
+        reason: reason.into(),
+    }
+}
+
+/// `expires_in` as a number, a numeric string (some servers send one), or absent.
+fn lifetime_of(value: Option<&serde_json::Value>) -> Result<Duration, AuthError> {
+    use serde_json::Value;
+    let seconds = match value {
+        None | Some(Value::Null) => return Ok(LIFETIME_WITHOUT_EXPIRES_IN),
+        Some(Value::Number(n)) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
+        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    seconds
+        .map(Duration::from_secs)
+        .ok_or_else(|| unusable("expires_in is not a number of seconds"))
 }
 
 #[derive(Deserialize)]
@@ -275,7 +333,12 @@ impl TokenCache {
     }
 
     /// A token that is not due for refresh, fetching one if needed.
-    pub(crate) async fn token(self: &Arc<Self>) -> Result<CachedToken, AuthError> {
+    /// `retry` decides how a token request that has to be made is repeated (the settings of
+    /// the calling client).
+    pub(crate) async fn token(
+        self: &Arc<Self>,
+        retry: &RetryConfig,
+    ) -> Result<CachedToken, AuthError> {
         let (fetch, fallback) = {
             let mut state = self.lock();
             let now = self.config.clock.now();
@@ -288,7 +351,10 @@ impl TokenCache {
             let fetch = match &state.in_flight {
                 Some(fetch) => fetch.clone(),
                 None => {
-                    let fetch = Arc::clone(self).fetch_and_store().boxed().shared();
+                    let fetch = Arc::clone(self)
+                        .fetch_and_store(retry.clone())
+                        .boxed()
+                        .shared();
                     state.in_flight = Some(fetch.clone());
                     fetch
                 }
@@ -308,6 +374,14 @@ impl TokenCache {
         }
     }
 
+    /// Scrubs the client secret and the current and recent access tokens from text.
+    pub(crate) fn redactor(&self) -> Redactor {
+        let state = self.lock();
+        let tokens = state.recent.iter().map(AccessToken::shared);
+        let secret = self.config.credentials.as_ref().map(|c| c.secret.shared());
+        Redactor::new(tokens.chain(secret).collect::<Vec<_>>())
+    }
+
     /// Forgets the token whose value is `used` if it is still the cached one (the API
     /// answered `401` to it); a token already replaced by another task is left alone.
     pub(crate) fn invalidate_secret(&self, used: &str) {
@@ -321,51 +395,43 @@ impl TokenCache {
         }
     }
 
-    async fn fetch_and_store(self: Arc<Self>) -> Result<CachedToken, AuthError> {
+    async fn fetch_and_store(
+        self: Arc<Self>,
+        retry: RetryConfig,
+    ) -> Result<CachedToken, AuthError> {
         let span = tracing::info_span!("pearsana.token", url = %self.config.token_url);
-        let result = self.fetch_with_retries().instrument(span).await;
+        let result = self.fetch_with_retries(&retry).instrument(span).await;
         let mut state = self.lock();
         state.in_flight = None;
         if let Ok(token) = &result {
+            if state.recent.len() == RECENT_TOKENS {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(token.token.clone());
             state.current = Some(token.clone());
         }
         result
     }
 
-    async fn fetch_with_retries(&self) -> Result<CachedToken, AuthError> {
+    async fn fetch_with_retries(&self, retry: &RetryConfig) -> Result<CachedToken, AuthError> {
         let credentials = self
             .config
             .credentials
             .as_ref()
             .ok_or(AuthError::MissingCredentials)?;
-        let clock = &self.config.clock;
-        let started = clock.now();
-        let mut attempts = 0;
+        // The token request changes nothing on the server: always safe to repeat.
+        let mut retries = RetryLoop::new(retry, None, &*self.config.clock, "oauth2_token", true);
         loop {
-            attempts += 1;
-            let (error, failure) = match self.fetch_once(credentials).await {
+            retries.start_attempt();
+            match self.fetch_once(credentials).await {
                 Ok(token) => return Ok(token),
-                Err(failed) => failed,
-            };
-            let Some(failure) = failure else {
-                return Err(error);
-            };
-            let retry = &self.config.retry;
-            let next_delay = retry.delay(attempts, failure.retry_after);
-            let state = RetryState {
-                operation: "oauth2_token".to_owned(),
-                idempotent: true,
-                kind: failure.kind,
-                status: error.status(),
-                attempts,
-                elapsed: clock.now().saturating_duration_since(started),
-                next_delay,
-            };
-            if !retry.policy.should_retry(&state) {
-                return Err(error);
+                Err((error, failure)) => {
+                    let failure = failure.unwrap_or(Failure::permanent(error.status()));
+                    if !retries.again(&failure).await {
+                        return Err(error);
+                    }
+                }
             }
-            tracing::warn!(attempt = attempts, error = %error, delay_ms = next_delay.as_millis() as u64, "token request failed; retrying");
-            clock.sleep(next_delay).await;
         }
     }
 
@@ -396,35 +462,44 @@ impl TokenCache {
         let sent_at = config.clock.now();
         self.requests.fetch_add(1, Ordering::Relaxed);
         let transport = |e: reqwest::Error| {
-            let failure = retry::classify_transport(&e);
+            let failure = Failure::from_transport(&e);
             (AuthError::Transport(Arc::new(e)), Some(failure))
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
+        if let Some(location) = crate::redirect::redirect_target(&config.token_url, &response) {
+            let location = self.redactor().text(&location);
+            return Err((AuthError::Redirected { status, location }, None));
+        }
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = match read_capped(response, MAX_TOKEN_RESPONSE_BODY).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(transport(e)),
+            Err(BodyError::TooLarge) => {
+                let limit = MAX_TOKEN_RESPONSE_BODY;
+                return Err((AuthError::ResponseTooLarge { status, limit }, None));
+            }
+        };
         if status.is_success() {
             return self.parse_token(&body, sent_at).map_err(|e| (e, None));
         }
-        let failure = retry::classify_status(status, &headers);
+        let failure = Failure::from_status(status, &headers);
         let error = match serde_json::from_slice::<OAuthErrorBody>(&body) {
             Ok(rfc) => AuthError::Rejected {
                 status,
-                kind: OAuthErrorKind::parse(&rfc.error),
-                description: rfc
-                    .error_description
-                    .map(|d| scrub(&d, &credentials.secret)),
+                kind: OAuthErrorKind::parse(&self.redactor().text(&rfc.error)),
+                description: rfc.error_description.map(|d| self.redactor().text(&d)),
             },
             Err(_) => {
                 let text = String::from_utf8_lossy(&body);
                 let kept: String = text.chars().take(MAX_KEPT_BODY).collect();
                 AuthError::UnexpectedResponse {
                     status,
-                    body: scrub(&kept, &credentials.secret),
+                    body: self.redactor().text(&kept),
                 }
             }
         };
-        Err((error, failure))
+        Err((error, Some(failure)))
     }
 
     fn parse_token(&self, body: &[u8], sent_at: Instant) -> Result<CachedToken, AuthError> {
@@ -432,39 +507,63 @@ impl TokenCache {
             serde_json::from_slice(body).map_err(|e| AuthError::InvalidTokenResponse {
                 // Only the category and position: serde's message could quote the token.
                 reason: format!(
-                    "{:?} error at line {} column {}",
+                    "not a JSON object ({:?} error at line {} column {})",
                     e.classify(),
                     e.line(),
                     e.column()
                 ),
             })?;
-        if let Some(kind) = &parsed.token_type
-            && !kind.eq_ignore_ascii_case("bearer")
-        {
-            return Err(AuthError::InvalidTokenResponse {
-                reason: format!("token_type is `{kind}`, expected `Bearer`"),
-            });
+        let access_token = match parsed.access_token {
+            Some(serde_json::Value::String(token)) => token,
+            None | Some(serde_json::Value::Null) => {
+                return Err(unusable("access_token is missing"));
+            }
+            Some(_) => return Err(unusable("access_token is not a string")),
+        };
+        match parsed.token_type {
+            // RFC 6749 section 7.1: the type is case-insensitive.
+            Some(serde_json::Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
+            Some(serde_json::Value::String(kind)) => {
+                return Err(unusable(format!(
+                    "token_type is `{}`, expected `Bearer`",
+                    kind.chars().take(32).collect::<String>()
+                )));
+            }
+            // Missing: RFC 6749 requires it, but the token is still usable as a bearer token.
+            None | Some(serde_json::Value::Null) => {}
+            Some(_) => return Err(unusable("token_type is not a string")),
         }
-        if parsed.access_token.is_empty() {
-            return Err(AuthError::InvalidTokenResponse {
-                reason: "access_token is empty".to_owned(),
-            });
+        if access_token.is_empty() {
+            return Err(unusable("access_token is empty"));
         }
-        let lifetime = parsed
-            .expires_in
-            .map_or(LIFETIME_WITHOUT_EXPIRES_IN, Duration::from_secs)
-            .min(MAX_LIFETIME);
+        if access_token.len() > MAX_ACCESS_TOKEN_LEN {
+            return Err(unusable(format!(
+                "access_token is {} bytes long, more than the {MAX_ACCESS_TOKEN_LEN} accepted",
+                access_token.len()
+            )));
+        }
+        if HeaderValue::from_str(&access_token).is_err() {
+            return Err(unusable(
+                "access_token contains characters not allowed in an HTTP header",
+            ));
+        }
+        let lifetime = lifetime_of(parsed.expires_in.as_ref())?.min(MAX_LIFETIME);
+        let scope = match parsed.scope {
+            Some(serde_json::Value::String(scope)) => Some(scope),
+            None | Some(serde_json::Value::Null) => None,
+            Some(_) => return Err(unusable("scope is not a string")),
+        };
         let margin = self.config.refresh_margin.min(lifetime / 2);
         let jitter = (margin / 4).mul_f64(fastrand::f64());
         let expires_at = sent_at + lifetime;
         let refresh_at = expires_at - margin - jitter;
-        let scopes = match parsed.scope {
+        let scopes = match scope {
             Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
             None => self.config.scopes.clone(),
         };
         tracing::debug!(expires_in_s = lifetime.as_secs(), scopes = ?scopes, "obtained access token");
         Ok(CachedToken {
-            token: AccessToken::new(parsed.access_token),
+            token: AccessToken::new(access_token),
             status: TokenStatus {
                 scopes,
                 expires_at,

@@ -1,23 +1,27 @@
-//! [`Client`]: the generated client with authentication, versioning, request ids and retries
-//! applied, plus ergonomic methods for the six operations.
+//! [`Client`]: the Partner API with authentication, versioning, request ids, retries and
+//! throttling applied, plus ergonomic methods for the six operations.
 
 use std::fmt;
 use std::sync::Arc;
 
 use pearsana_api::hooks::Hooks;
+use pearsana_api::spec::operations;
 use pearsana_api::types;
 
 use crate::auth::TokenStatus;
-use crate::call;
+use crate::call::{Call, json_body};
 use crate::config::ClientBuilder;
-use crate::error::{Error, ErrorCode, ErrorDetails, Result};
-use crate::hooks::{SdkHooks, SharedState};
+use crate::error::{Error, Result};
+use crate::hooks::SdkHooks;
+use crate::options::CallOptions;
+use crate::pipeline::{Exchange, Outcome, Shared};
 use crate::retry::{RetryConfig, RetryPolicy};
+use crate::secret::Redactor;
 use crate::validate;
 use crate::version::{ApiVersion, VersionInfo};
 
 /// A Pearsana Partner API client. Cheap to clone (one `Arc`); all clones share the connection
-/// pool, the token cache and the version record.
+/// pool, the token cache, the version record and the adaptive throttle.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -25,19 +29,15 @@ pub struct Client {
 
 struct Inner {
     api: pearsana_api::Client,
-    api_url: String,
-    auth_url: String,
-    http: reqwest::Client,
-    shared: Arc<SharedState>,
+    shared: Arc<Shared>,
     retry: RetryConfig,
-    batch_concurrency: usize,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("api_url", &self.inner.api_url)
-            .field("auth_url", &self.inner.auth_url)
+            .field("api_url", &self.inner.shared.api_url)
+            .field("auth_url", &self.inner.shared.auth_url)
             .field("api_version", &self.api_version())
             .field("tokens", &self.inner.shared.tokens)
             .finish_non_exhaustive()
@@ -99,55 +99,40 @@ impl Client {
         builder.build()
     }
 
-    pub(crate) fn assemble(
-        api_url: String,
-        auth_url: String,
-        http: reqwest::Client,
-        shared: Arc<SharedState>,
-        retry: RetryConfig,
-        batch_concurrency: usize,
-    ) -> Self {
+    pub(crate) fn assemble(shared: Arc<Shared>, retry: RetryConfig) -> Self {
         let hooks = SdkHooks {
             shared: Arc::clone(&shared),
             retry: retry.clone(),
         };
         let api = pearsana_api::Client::new_with_client(
-            &api_url,
-            http.clone(),
+            &shared.api_url,
+            shared.http.clone(),
             Hooks::new(Arc::new(hooks)),
         );
         Self {
-            inner: Arc::new(Inner {
-                api,
-                api_url,
-                auth_url,
-                http,
-                shared,
-                retry,
-                batch_concurrency,
-            }),
+            inner: Arc::new(Inner { api, shared, retry }),
         }
     }
 
-    /// A client that shares this one's pool, token and version record but repeats requests
-    /// according to `policy`, e.g. [`retry_ambiguous_policy`](crate::retry::retry_ambiguous_policy) to opt in
-    /// to repeating document submissions after ambiguous failures.
+    /// A client that shares this one's pool, token, version record and throttle but repeats
+    /// requests (API calls and token requests) according to `policy`, e.g.
+    /// [`retry_ambiguous_policy`](crate::retry::retry_ambiguous_policy) to opt in to repeating
+    /// document submissions after ambiguous failures. For one call, use
+    /// [`Call::retry_policy`] instead.
     pub fn with_retry_policy(&self, policy: impl RetryPolicy) -> Self {
         let mut retry = self.inner.retry.clone();
         retry.policy = Arc::new(policy);
-        Self::assemble(
-            self.inner.api_url.clone(),
-            self.inner.auth_url.clone(),
-            self.inner.http.clone(),
-            Arc::clone(&self.inner.shared),
-            retry,
-            self.inner.batch_concurrency,
-        )
+        Self::assemble(Arc::clone(&self.inner.shared), retry)
     }
 
-    /// The generated client with this client's hooks: every operation of the spec, with
-    /// authentication, request ids, retries and version tracking. `/v1` builders still need
-    /// `.x_api_version(..)`; pass [`Client::api_version`]`().date()`.
+    /// The generated client with this client's pipeline: every operation of the spec, with
+    /// authentication, request ids, retries, throttling and version tracking. `/v1` builders
+    /// still need `.x_api_version(..)`; pass [`Client::api_version`]`().date()`.
+    ///
+    /// Its errors are the generated client's: an answer refused by the SDK (a redirect, a body
+    /// over the limit) fails as a response or body error, and a failed token request arrives
+    /// as a `401` envelope whose message says why. The ergonomic methods give typed
+    /// [`Error`]s and [`Response`](crate::Response) metadata instead.
     pub fn api(&self) -> &pearsana_api::Client {
         &self.inner.api
     }
@@ -159,12 +144,12 @@ impl Client {
 
     /// API base URL.
     pub fn api_url(&self) -> &str {
-        &self.inner.api_url
+        &self.inner.shared.api_url
     }
 
     /// Auth base URL.
     pub fn auth_url(&self) -> &str {
-        &self.inner.auth_url
+        &self.inner.shared.auth_url
     }
 
     /// How many requests this client (and its clones) sent to the token endpoint.
@@ -172,10 +157,16 @@ impl Client {
         self.inner.shared.tokens.requests()
     }
 
+    /// The adaptive throttle's current pace in requests per second, while it is pacing (after
+    /// a `429`); `None` while it is dormant or turned off.
+    pub fn throttle_rate(&self) -> Option<f64> {
+        self.inner.shared.throttle.rate()
+    }
+
     /// A valid access token (the cached one, or a freshly fetched one under the same
     /// single-flight rule as every call), for endpoints outside the Partner API spec such as
     /// the local sandbox's test helpers. The token prints as `[redacted]`; send it with
-    /// [`AccessToken::expose_secret`] and never log it.
+    /// [`AccessToken::expose_secret`](crate::AccessToken::expose_secret) and never log it.
     ///
     /// ```no_run
     /// # async fn run(client: pearsana::Client) -> Result<(), pearsana::Error> {
@@ -193,7 +184,7 @@ impl Client {
         self.inner
             .shared
             .tokens
-            .token()
+            .token(&self.inner.retry)
             .await
             .map(|cached| cached.token)
             .map_err(|source| Error::Auth {
@@ -212,51 +203,48 @@ impl Client {
         self.inner.shared.versions.snapshot()
     }
 
-    pub(crate) fn batch_concurrency(&self) -> usize {
-        self.inner.batch_concurrency
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
     }
 
-    pub(crate) async fn invoke<T, F>(&self, future: F) -> Result<T>
-    where
-        F: std::future::Future<
-                Output = std::result::Result<progenitor_client::ResponseValue<T>, call::RawError>,
-            >,
-    {
-        call::invoke(self.api_version(), future).await
+    pub(crate) fn redactor(&self) -> Redactor {
+        self.inner.shared.tokens.redactor()
+    }
+
+    pub(crate) fn batch_concurrency(&self) -> usize {
+        self.inner.shared.batch_concurrency
+    }
+
+    /// Runs an exchange through the pipeline with this client's retry settings.
+    pub(crate) async fn run(&self, exchange: &Exchange, options: &CallOptions) -> Outcome {
+        self.inner
+            .shared
+            .execute(exchange, &self.inner.retry, options.retry_policy.as_deref())
+            .await
     }
 
     /// `GET /health`: whether the service is up. Needs no credentials.
-    pub async fn health(&self) -> Result<types::HealthResponse> {
-        let version = self.api_version().date();
-        self.invoke(self.api().get_health().x_api_version(version).send())
-            .await
+    pub fn health(&self) -> Call<'_, types::HealthResponse> {
+        Call::new(self, &operations::GET_HEALTH, Ok(None))
     }
 
     /// `GET /ping`: checks the credentials; reports the client id and the token's scopes.
-    pub async fn ping(&self) -> Result<types::PingResponse> {
-        let version = self.api_version().date();
-        self.invoke(self.api().ping().x_api_version(version).send())
-            .await
+    pub fn ping(&self) -> Call<'_, types::PingResponse> {
+        Call::new(self, &operations::PING, Ok(None))
     }
 
     /// `POST /v1/users`: creates a user. Validated before sending. Repeated after ambiguous
     /// failures (email uniqueness makes that safe), so a `CONFLICT` may mean an earlier
     /// attempt of this very call succeeded; [`create_or_get_user`](Self::create_or_get_user)
     /// resolves that.
-    pub async fn create_user(
+    pub fn create_user(
         &self,
         request: &types::CreateUserRequest,
-    ) -> Result<types::CreateUserResponse> {
-        validate::create_user(request).into_result()?;
-        let version = self.api_version().date();
-        self.invoke(
-            self.api()
-                .create_user()
-                .x_api_version(version)
-                .body(request.clone())
-                .send(),
-        )
-        .await
+    ) -> Call<'_, types::CreateUserResponse> {
+        let body = validate::create_user(request)
+            .into_result()
+            .and_then(|()| json_body(request));
+        Call::new(self, &operations::CREATE_USER, body)
     }
 
     /// Creates a user, or returns the existing user with the same email: a `409 CONFLICT`
@@ -270,80 +258,47 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn create_or_get_user(
-        &self,
-        request: &types::CreateUserRequest,
-    ) -> Result<UserOutcome> {
-        match self.create_user(request).await {
-            Ok(created) => Ok(UserOutcome::Created(created)),
-            Err(Error::Api(api)) if api.code == ErrorCode::Conflict => match &api.details {
-                ErrorDetails::Conflict {
-                    user_id: Some(user_id),
-                    email,
-                } => Ok(UserOutcome::Existing {
-                    user_id: user_id.clone(),
-                    email: email
-                        .clone()
-                        .unwrap_or_else(|| request.identity.email.trim().to_lowercase()),
-                }),
-                _ => Err(Error::Api(api)),
-            },
-            Err(other) => Err(other),
-        }
+    pub fn create_or_get_user(&self, request: &types::CreateUserRequest) -> Call<'_, UserOutcome> {
+        let body = validate::create_user(request)
+            .into_result()
+            .and_then(|()| json_body(request));
+        Call::new(self, &operations::CREATE_USER, body).with_hint(request.identity.email.clone())
     }
 
     /// `POST /v1/invitations`: invites a user. Validated before sending; not repeated after
     /// ambiguous failures unless the retry policy opts in.
-    pub async fn create_invitation(
+    pub fn create_invitation(
         &self,
         request: &types::CreateInvitationRequest,
-    ) -> Result<types::CreateInvitationResponse> {
-        validate::create_invitation(request).into_result()?;
-        let version = self.api_version().date();
-        self.invoke(
-            self.api()
-                .create_invitation()
-                .x_api_version(version)
-                .body(request.clone())
-                .send(),
-        )
-        .await
+    ) -> Call<'_, types::CreateInvitationResponse> {
+        let body = validate::create_invitation(request)
+            .into_result()
+            .and_then(|()| json_body(request));
+        Call::new(self, &operations::CREATE_INVITATION, body)
     }
 
     /// `POST /v1/documents:submit`: submits one document. Validated before sending (including
     /// the base64 and the size limit); not repeated after ambiguous failures unless the retry
     /// policy opts in.
-    pub async fn submit_document(
+    pub fn submit_document(
         &self,
         request: &types::SubmitDocumentRequest,
-    ) -> Result<types::SubmitDocumentResponse> {
-        validate::submit_document(request).into_result()?;
-        let version = self.api_version().date();
-        self.invoke(
-            self.api()
-                .submit_document()
-                .x_api_version(version)
-                .body(request.clone())
-                .send(),
-        )
-        .await
+    ) -> Call<'_, types::SubmitDocumentResponse> {
+        let body = validate::submit_document(request)
+            .into_result()
+            .and_then(|()| json_body(request));
+        Call::new(self, &operations::SUBMIT_DOCUMENT, body)
     }
 
     /// `POST /v1/documents:submitBatch`: submits 1 to 25 documents in one request. See
     /// [`submit_documents`](Self::submit_documents) for any number of items.
-    pub async fn submit_document_batch(
+    pub fn submit_document_batch(
         &self,
         request: &types::SubmitDocumentBatchRequest,
-    ) -> Result<types::SubmitDocumentBatchResponse> {
-        validate::submit_document_batch(request).into_result()?;
-        let version = self.api_version().date();
-        self.invoke(
-            self.api()
-                .submit_document_batch()
-                .x_api_version(version)
-                .body(request.clone())
-                .send(),
-        )
-        .await
+    ) -> Call<'_, types::SubmitDocumentBatchResponse> {
+        let body = validate::submit_document_batch(request)
+            .into_result()
+            .and_then(|()| json_body(request));
+        Call::new(self, &operations::SUBMIT_DOCUMENT_BATCH, body)
     }
 }

@@ -11,9 +11,10 @@ use reqwest::header::HeaderValue;
 use crate::auth::{Credentials, TOKEN_PATH, TokenCache, TokenCacheConfig};
 use crate::client::Client;
 use crate::error::{ConfigError, Error};
-use crate::hooks::SharedState;
+use crate::pipeline::Shared;
 use crate::retry::{BackoffPolicy, RetryConfig, RetryPolicy};
 use crate::secret::ClientSecret;
+use crate::throttle::Throttle;
 use crate::time::{Clock, TokioClock};
 use crate::version::{ApiVersion, VersionTracker};
 
@@ -125,6 +126,8 @@ pub struct ClientBuilder {
     refresh_margin: Duration,
     clock: Arc<dyn Clock>,
     batch_concurrency: usize,
+    max_response_body: usize,
+    adaptive_throttling: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -156,6 +159,8 @@ impl Default for ClientBuilder {
             refresh_margin: DEFAULT_REFRESH_MARGIN,
             clock: Arc::new(TokioClock),
             batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
+            max_response_body: crate::body::DEFAULT_MAX_RESPONSE_BODY,
+            adaptive_throttling: true,
         }
     }
 }
@@ -311,6 +316,15 @@ impl ClientBuilder {
     }
 
     /// Uses the caller's HTTP client (its connection pool, proxy and TLS settings).
+    ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`: the Partner API never
+    /// redirects, and a client that follows redirects would re-send a request (the client
+    /// secret, personal data, documents) to whatever host a redirect names before the SDK sees
+    /// the answer. The SDK refuses any answer that is a redirect or comes from another origin
+    /// ([`Error::Redirected`](crate::Error::Redirected),
+    /// [`AuthError::Redirected`](crate::AuthError::Redirected)), but only a client that does
+    /// not follow redirects keeps the request itself from leaving. The client the SDK builds
+    /// when none is given never follows redirects.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -344,6 +358,23 @@ impl ClientBuilder {
     /// The clock used for token expiry and waits (default: tokio's).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The largest API response body read, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY), 4 MiB); a larger one
+    /// fails the call with [`Error::ResponseTooLarge`]. Token responses have their own, smaller
+    /// limit ([`MAX_TOKEN_RESPONSE_BODY`](crate::MAX_TOKEN_RESPONSE_BODY)).
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = bytes;
+        self
+    }
+
+    /// Whether the client paces itself after a `429` (default on; see the
+    /// [`throttle` design](crate#adaptive-throttling)). It costs nothing until the server
+    /// refuses a request for rate; turn it off when another layer already paces requests.
+    pub fn adaptive_throttling(mut self, enabled: bool) -> Self {
+        self.adaptive_throttling = enabled;
         self
     }
 
@@ -392,6 +423,7 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .user_agent(user_agent.clone())
                 .connect_timeout(Duration::from_secs(10))
+                .redirect(crate::redirect::policy())
                 .build()
                 .map_err(ConfigError::HttpClient)?,
         };
@@ -402,25 +434,30 @@ impl ClientBuilder {
             scopes: self.scopes,
             refresh_margin: self.refresh_margin,
             clock: Arc::clone(&self.clock),
-            retry: self.retry.clone(),
             user_agent: user_agent.clone(),
             timeout: self.timeout,
         });
-        let shared = Arc::new(SharedState {
-            tokens: Arc::new(tokens),
-            versions: Arc::new(VersionTracker::new(self.api_version)),
-            clock: self.clock,
-            user_agent,
-            timeout: self.timeout,
-        });
-        Ok(Client::assemble(
+        let pinned_version = HeaderValue::from_str(&self.api_version.to_string())
+            .map_err(|_| invalid("api_version", "is not a valid HTTP header value"))?;
+        let parsed = reqwest::Url::parse(&api_url)
+            .map_err(|e| invalid("api_url", &format!("`{api_url}` is not a URL ({e})")))?;
+        let shared = Arc::new(Shared {
+            http,
+            server_address: parsed.host_str().unwrap_or_default().to_owned(),
+            server_port: parsed.port_or_known_default().unwrap_or_default(),
             api_url,
             auth_url,
-            http,
-            shared,
-            self.retry,
-            self.batch_concurrency,
-        ))
+            tokens: Arc::new(tokens),
+            versions: VersionTracker::new(self.api_version),
+            clock: self.clock,
+            user_agent,
+            pinned_version,
+            timeout: self.timeout,
+            max_response_body: self.max_response_body,
+            throttle: Throttle::new(self.adaptive_throttling),
+            batch_concurrency: self.batch_concurrency,
+        });
+        Ok(Client::assemble(shared, self.retry))
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use futures_util::StreamExt as _;
-use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES};
+use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES, operations};
 use pearsana_api::types;
 use serde::Deserialize;
 
@@ -14,6 +14,7 @@ use crate::call;
 use crate::client::Client;
 use crate::envelope::{self, ResponseMeta};
 use crate::error::{Error, ErrorCode, ErrorDetails, Result, ValidationError};
+use crate::options::CallOptions;
 use crate::validate;
 
 /// Builds an external reference, rejecting empty parts.
@@ -386,42 +387,48 @@ impl Client {
     ) -> Vec<(String, std::result::Result<types::Document, ItemError>)> {
         let ids: Vec<String> = chunk.iter().map(|i| i.item_id.to_string()).collect();
         let request = types::SubmitDocumentBatchRequest { items: chunk };
-        let version = self.api_version().date();
-        let (result, ctx) = call::run(
-            self.api()
-                .submit_document_batch()
-                .x_api_version(version)
-                .body(request)
-                .send(),
-        )
-        .await;
-        let lenient: std::result::Result<Vec<LenientItemResult>, Error> = match result {
-            Ok(response) => Ok(response
-                .into_inner()
-                .results
-                .into_iter()
-                .map(Into::into)
-                .collect()),
-            Err(call::RawError::InvalidResponsePayload(body, source)) => {
-                match serde_json::from_slice::<LenientBatchResponse>(&body) {
+        let options = CallOptions::default();
+        let sent = match call::json_body(&request)
+            .and_then(|body| self.exchange(&operations::SUBMIT_DOCUMENT_BATCH, body, &options))
+        {
+            Ok(exchange) => {
+                drop(request);
+                call::send_exchange(self, &exchange, &options)
+                    .await
+                    .map(|answer| (answer, exchange))
+            }
+            Err(error) => Err(error),
+        };
+        // Read leniently: an unknown per-item code must not lose the other items' results.
+        let lenient: std::result::Result<Vec<LenientItemResult>, Error> = match sent {
+            Ok((answer, exchange)) => {
+                match serde_json::from_slice::<LenientBatchResponse>(&answer.body) {
                     Ok(parsed) => Ok(parsed.results),
-                    Err(_) => Err(call::translate(
-                        call::RawError::InvalidResponsePayload(body, source),
-                        &ctx,
-                        self.api_version(),
-                    )
-                    .await),
+                    Err(source) => Err(Error::Decode {
+                        status: Some(answer.status),
+                        body: answer.body,
+                        source,
+                        request_id: Some(exchange.request_id),
+                    }),
                 }
             }
-            Err(other) => Err(call::translate(other, &ctx, self.api_version()).await),
+            Err(error) => Err(error),
         };
+        let redactor = || self.redactor();
         match lenient {
             Ok(results) => results
                 .into_iter()
-                .map(|r| (r.item_id.clone(), r.into_result()))
+                .map(|r| {
+                    let id = r.item_id.clone();
+                    let mut result = r.into_result();
+                    if let Err(ItemError::Rejected { message, .. }) = &mut result {
+                        redactor().in_place(message);
+                    }
+                    (id, result)
+                })
                 .collect(),
             Err(error) => {
-                let shared = Arc::new(error);
+                let shared = Arc::new(error.redact(&redactor()));
                 ids.into_iter()
                     .map(|id| (id, Err(ItemError::Request(Arc::clone(&shared)))))
                     .collect()

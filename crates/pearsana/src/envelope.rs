@@ -34,7 +34,6 @@ struct LenientBody {
 /// What the client knows about the response behind an error.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ResponseMeta {
-    pub(crate) status: Option<StatusCode>,
     pub(crate) request_id: Option<String>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) oldest_supported: Option<ApiVersion>,
@@ -96,23 +95,6 @@ pub(crate) fn lenient_details(value: &serde_json::Value) -> types::ErrorDetails 
     }
 }
 
-/// Converts the generated envelope.
-pub(crate) fn from_envelope(
-    status: StatusCode,
-    envelope: types::ErrorResponse,
-    meta: &ResponseMeta,
-) -> ApiError {
-    let body = envelope.error;
-    build_api_error(
-        status,
-        body.code.into(),
-        body.message,
-        Some(body.request_id),
-        body.details,
-        meta,
-    )
-}
-
 fn build_api_error(
     status: StatusCode,
     code: ErrorCode,
@@ -131,6 +113,7 @@ fn build_api_error(
         message,
         request_id,
         details,
+        retry_after: meta.retry_after,
     }
 }
 

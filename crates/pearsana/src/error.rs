@@ -17,6 +17,8 @@ use pearsana_api::types;
 use reqwest::StatusCode;
 
 use crate::auth::AuthError;
+use crate::retry::{FailureKind, Observed, classify};
+use crate::secret::Redactor;
 use crate::version::ApiVersion;
 
 /// Shorthand for results of this crate.
@@ -176,6 +178,18 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// Typed details, where the documentation defines them.
     pub details: ErrorDetails,
+    /// The `Retry-After` header of the answer, if any.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// How long the server asked the client to wait, for `429` (and `503`) answers.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.details {
+            ErrorDetails::TooManyRequests { retry_after } => *retry_after,
+            _ => self.retry_after,
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -371,6 +385,40 @@ pub enum Error {
         request_id: Option<String>,
     },
 
+    /// The server answered with a redirect, which the SDK never follows: the Partner API never
+    /// redirects, and following one would send the request (personal data, documents) to
+    /// another host. Check the configured API URL.
+    #[error(
+        "the server answered HTTP {} redirecting to {location}; the SDK never follows redirects (check the API URL){}",
+        .status.as_u16(), rid(.request_id)
+    )]
+    Redirected {
+        /// HTTP status of the redirect.
+        status: StatusCode,
+        /// The redirect target (the `Location` header, or the URL a caller-supplied HTTP client
+        /// followed to).
+        location: String,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
+    /// The response body is larger than the client's limit
+    /// ([`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body), default
+    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY)); it was not read
+    /// further.
+    #[error(
+        "the response (HTTP {}) has a body larger than {limit} bytes; refused{}",
+        .status.as_u16(), rid(.request_id)
+    )]
+    ResponseTooLarge {
+        /// HTTP status.
+        status: StatusCode,
+        /// The limit in bytes.
+        limit: usize,
+        /// Request id of the call.
+        request_id: Option<String>,
+    },
+
     /// A local file could not be read.
     #[error("could not read {}: {source}", .path.display())]
     File {
@@ -416,7 +464,96 @@ impl From<ApiError> for Error {
     }
 }
 
+impl ErrorDetails {
+    fn redact(&mut self, r: &Redactor) {
+        match self {
+            Self::Validation { errors } => errors.iter_mut().for_each(|e| r.in_place(e)),
+            Self::InsufficientScope {
+                required_scopes,
+                provided_scopes,
+            } => required_scopes
+                .iter_mut()
+                .chain(provided_scopes.iter_mut())
+                .for_each(|e| r.in_place(e)),
+            Self::Conflict { user_id, email } => {
+                r.option(user_id);
+                r.option(email);
+            }
+            Self::ExternalRefConflict {
+                namespace,
+                external_id,
+            } => {
+                r.option(namespace);
+                r.option(external_id);
+            }
+            Self::Other(details) => {
+                let d = details.as_mut();
+                d.errors.iter_mut().for_each(|e| r.in_place(e));
+                d.required_scopes.iter_mut().for_each(|e| r.in_place(e));
+                d.provided_scopes.iter_mut().for_each(|e| r.in_place(e));
+                r.option(&mut d.email);
+                r.option(&mut d.external_id);
+                r.option(&mut d.type_);
+                r.option(&mut d.user_id);
+            }
+            Self::None | Self::TooManyRequests { .. } => {}
+        }
+    }
+}
+
+impl ApiError {
+    pub(crate) fn redact(&mut self, r: &Redactor) {
+        r.in_place(&mut self.message);
+        r.option(&mut self.request_id);
+        self.details.redact(r);
+    }
+}
+
 impl Error {
+    /// Scrubs the client's secrets from every text that came from the server.
+    pub(crate) fn redact(mut self, r: &Redactor) -> Self {
+        match &mut self {
+            Self::Api(e) => e.redact(r),
+            Self::UnsupportedApiVersion {
+                message,
+                request_id,
+                ..
+            } => {
+                r.in_place(message);
+                r.option(request_id);
+            }
+            Self::Decode {
+                body, request_id, ..
+            }
+            | Self::UnexpectedStatus {
+                body, request_id, ..
+            } => {
+                *body = r.bytes(std::mem::take(body));
+                r.option(request_id);
+            }
+            Self::Redirected {
+                location,
+                request_id,
+                ..
+            } => {
+                r.in_place(location);
+                r.option(request_id);
+            }
+            Self::InvalidRequest {
+                message,
+                request_id,
+            } => {
+                r.in_place(message);
+                r.option(request_id);
+            }
+            Self::Auth { request_id, .. }
+            | Self::Transport { request_id, .. }
+            | Self::ResponseTooLarge { request_id, .. } => r.option(request_id),
+            Self::Validation(_) | Self::Config(_) | Self::File { .. } => {}
+        }
+        self
+    }
+
     /// The API's error code, for errors the API reported.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
@@ -435,6 +572,8 @@ impl Error {
             | Self::Transport { request_id, .. }
             | Self::Decode { request_id, .. }
             | Self::UnexpectedStatus { request_id, .. }
+            | Self::Redirected { request_id, .. }
+            | Self::ResponseTooLarge { request_id, .. }
             | Self::InvalidRequest { request_id, .. } => request_id.as_deref(),
             Self::Validation(_) | Self::Config(_) | Self::File { .. } => None,
         }
@@ -448,29 +587,54 @@ impl Error {
             Self::Auth { source, .. } => source.status(),
             Self::Transport { source, .. } => source.status(),
             Self::Decode { status, .. } => *status,
-            Self::UnexpectedStatus { status, .. } => Some(*status),
+            Self::UnexpectedStatus { status, .. }
+            | Self::Redirected { status, .. }
+            | Self::ResponseTooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
 
-    /// Whether the server may have acted on the request although the call failed: the
-    /// connection broke after sending, the call timed out, or the server answered `5xx` (or a
-    /// success whose body could not be read). Repeating a call that is not idempotent
-    /// (invitations, documents) after such an error may create it twice. `false` when the
-    /// request certainly had no effect: it was never sent, no connection was made, or the
-    /// API refused it with a `4xx`.
-    pub fn may_have_been_processed(&self) -> bool {
-        let server_side = |status: StatusCode| status.is_success() || status.is_server_error();
+    /// What the client knows about this failure's effect on the server, by the SDK's one
+    /// classifier ([`retry::classify`](crate::retry::classify)), the same the retry decision
+    /// uses.
+    pub fn failure_kind(&self) -> FailureKind {
         match self {
-            Self::Api(e) => e.status.is_server_error(),
-            Self::Transport { source, .. } => {
-                !source.is_builder()
-                    && crate::retry::classify_transport(source).kind
-                        == crate::retry::FailureKind::Ambiguous
+            Self::Api(e) => classify(Observed::Status(e.status, e.retry_after())),
+            Self::UnsupportedApiVersion { .. } => FailureKind::Permanent,
+            Self::Transport { source, .. } => classify(Observed::Transport(source)),
+            // Nothing was sent.
+            Self::Auth { .. }
+            | Self::Validation(_)
+            | Self::Config(_)
+            | Self::File { .. }
+            | Self::InvalidRequest { .. } => FailureKind::Permanent,
+            Self::Decode { status, .. } => match status {
+                Some(status) if !status.is_success() => classify(Observed::Status(*status, None)),
+                _ => FailureKind::Permanent,
+            },
+            Self::UnexpectedStatus { status, .. } | Self::ResponseTooLarge { status, .. } => {
+                classify(Observed::Status(*status, None))
             }
-            Self::Decode { status, .. } => status.is_none_or(server_side),
-            Self::UnexpectedStatus { status, .. } => server_side(*status),
-            _ => false,
+            Self::Redirected { .. } => FailureKind::Permanent,
+        }
+    }
+
+    /// Whether the server may have acted on the request although the call failed: an
+    /// ambiguous failure (the connection broke after sending, the call timed out, a `5xx`
+    /// other than a `503` with `Retry-After`), or an answer that reports success but could
+    /// not be read. Repeating a call that is not idempotent (invitations, documents) after
+    /// such an error may create it twice. `false` when the request certainly had no effect:
+    /// it was never sent, no connection was made, the server refused it (`4xx`, `429`, `503`
+    /// with `Retry-After`) or redirected it.
+    pub fn may_have_been_processed(&self) -> bool {
+        match self.failure_kind() {
+            FailureKind::Ambiguous => true,
+            FailureKind::NotProcessed => false,
+            _ => match self {
+                Self::Decode { status, .. } => status.is_none_or(|s| s.is_success()),
+                Self::ResponseTooLarge { status, .. } => status.is_success(),
+                _ => false,
+            },
         }
     }
 

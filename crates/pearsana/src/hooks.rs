@@ -1,231 +1,136 @@
-//! What the SDK adds around every request of the generated client, through
-//! [`pearsana_api::hooks::RequestHooks`].
+//! The generated client (`client.api()`) driven by the same pipeline as the ergonomic methods.
 //!
-//! `prepare` runs once per call: it sets `X-Request-Id` (kept for all retries),
-//! `X-API-Version` (unless the caller set one), `User-Agent`, the timeout and the bearer token.
-//! `execute` sends, possibly several times: it replays once with a fresh token after a `401`,
-//! repeats failures the [`RetryPolicy`](crate::retry::RetryPolicy) allows, records the version
-//! headers, and wraps it all in one `tracing` span per call.
+//! The generated client builds the request (URL, headers, JSON body) and hands it to
+//! [`RequestHooks::execute`]; the hook turns it into an [`Exchange`] (adding the request id,
+//! version and user agent where the caller set none), runs it through
+//! [`Shared::execute`](crate::pipeline::Shared::execute) and hands the final answer back for
+//! the generated client to decode. Nothing is kept between calls.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use bytes::Bytes;
 use pearsana_api::hooks::{BoxFuture, RequestHooks};
-use pearsana_api::spec;
 use progenitor_client::OperationInfo;
-use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
+use reqwest::header::{HeaderValue, LOCATION, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
-use tracing::Instrument;
-use tracing::field::Empty;
 
-use crate::auth::TokenCache;
-use crate::call;
-use crate::request_id::{self, REQUEST_ID_HEADER};
-use crate::retry::{self, FailureKind, RetryConfig, RetryState};
-use crate::secret::AccessToken;
-use crate::time::Clock;
-use crate::version::{VERSION_HEADER, VersionTracker};
-
-/// State shared by every clone of a client (and by its variants with other retry settings).
-#[derive(Debug)]
-pub(crate) struct SharedState {
-    pub(crate) tokens: Arc<TokenCache>,
-    pub(crate) versions: Arc<VersionTracker>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) user_agent: HeaderValue,
-    pub(crate) timeout: Option<Duration>,
-}
+use crate::pipeline::{Answer, Exchange, Failed, OperationRef, Shared};
+use crate::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::retry::RetryConfig;
+use crate::version::VERSION_HEADER;
 
 /// The hooks installed on the generated client.
 #[derive(Debug)]
 pub(crate) struct SdkHooks {
-    pub(crate) shared: Arc<SharedState>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) retry: RetryConfig,
 }
 
-fn needs_token(operation_id: &str) -> bool {
-    // An operation the spec constants do not know is assumed to need a token.
-    spec::operation(operation_id).is_none_or(|op| op.authenticated)
-}
-
-fn set_bearer(request: &mut Request, token: &AccessToken) {
-    if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())) {
-        value.set_sensitive(true);
-        request.headers_mut().insert(AUTHORIZATION, value);
-    }
-}
-
-fn header_str<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
 impl RequestHooks for SdkHooks {
-    fn prepare<'a>(
-        &'a self,
-        request: &'a mut Request,
-        info: &'a OperationInfo,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let shared = &self.shared;
-            let request_id = match header_str(request, REQUEST_ID_HEADER) {
-                Some(id) => id.to_owned(),
-                None => {
-                    let id = request_id::for_new_call();
-                    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-                        request.headers_mut().insert(REQUEST_ID_HEADER, value);
-                    }
-                    id.as_str().to_owned()
-                }
-            };
-            call::record(|c| c.request_id = Some(request_id));
-            let headers = request.headers_mut();
-            if !headers.contains_key(VERSION_HEADER)
-                && let Ok(value) = HeaderValue::from_str(&shared.versions.pinned().to_string())
-            {
-                headers.insert(VERSION_HEADER, value);
-            }
-            headers.insert(USER_AGENT, shared.user_agent.clone());
-            if let Some(timeout) = shared.timeout {
-                *request.timeout_mut() = Some(timeout);
-            }
-            if needs_token(info.operation_id) {
-                match shared.tokens.token().await {
-                    Ok(token) => set_bearer(request, &token.token),
-                    Err(error) => {
-                        let message = format!("could not obtain an access token: {error}");
-                        call::record(|c| c.auth_error = Some(error));
-                        return Err(message);
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-
     fn execute<'a>(
         &'a self,
-        client: &'a reqwest::Client,
+        _client: &'a reqwest::Client,
         request: Request,
         info: &'a OperationInfo,
     ) -> BoxFuture<'a, reqwest::Result<Response>> {
-        let span = tracing::info_span!(
-            "pearsana.call",
-            operation = info.operation_id,
-            request_id = header_str(&request, REQUEST_ID_HEADER).unwrap_or_default(),
-            attempt = Empty,
-            status = Empty,
-        );
-        Box::pin(
-            self.send_with_retries(client, request, info.operation_id, span.clone())
-                .instrument(span),
-        )
+        Box::pin(async move {
+            let exchange = self.exchange(request, info);
+            let outcome = self.shared.execute(&exchange, &self.retry, None).await;
+            match outcome.result {
+                Ok(answer) => Ok(rebuild(answer)),
+                Err(Failed::Answered(mut answer)) => {
+                    let redactor = self.shared.tokens.redactor();
+                    redactor.headers(&mut answer.headers);
+                    answer.body = redactor.bytes(answer.body);
+                    Ok(rebuild(answer))
+                }
+                Err(Failed::Transport(error)) => Err(error),
+                Err(Failed::Auth(error)) => {
+                    let message = self
+                        .shared
+                        .tokens
+                        .redactor()
+                        .text(&format!("could not obtain an access token: {error}"));
+                    let body = serde_json::json!({"error": {
+                        "code": "UNAUTHORIZED", "message": message,
+                        "requestId": exchange.request_id,
+                    }});
+                    let mut headers = reqwest::header::HeaderMap::new();
+                    headers.insert(
+                        reqwest::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    Ok(rebuild(Answer {
+                        status: StatusCode::UNAUTHORIZED,
+                        headers,
+                        body: Bytes::from(body.to_string()),
+                    }))
+                }
+                Err(Failed::Redirected(status, location)) => {
+                    let mut headers = reqwest::header::HeaderMap::new();
+                    if let Ok(value) = HeaderValue::from_str(&location) {
+                        headers.insert(LOCATION, value);
+                    }
+                    Ok(rebuild(Answer {
+                        status,
+                        headers,
+                        body: Bytes::new(),
+                    }))
+                }
+                Err(Failed::TooLarge(status, limit)) => {
+                    // A body that fails to read, so the generated client reports it.
+                    let refused = std::io::Error::other(format!(
+                        "response body larger than {limit} bytes; refused by the SDK"
+                    ));
+                    let stream = futures_util::stream::iter([Err::<Bytes, _>(refused)]);
+                    let mut response = http::Response::new(reqwest::Body::wrap_stream(stream));
+                    *response.status_mut() = status;
+                    Ok(Response::from(response))
+                }
+            }
+        })
     }
 }
 
 impl SdkHooks {
-    async fn send_with_retries(
-        &self,
-        client: &reqwest::Client,
-        mut request: Request,
-        operation: &str,
-        span: tracing::Span,
-    ) -> reqwest::Result<Response> {
+    fn exchange(&self, mut request: Request, info: &OperationInfo) -> Exchange {
         let shared = &self.shared;
-        let authenticated = needs_token(operation);
-        let idempotent = retry::is_idempotent(operation);
-        let started = shared.clock.now();
-        let mut attempts = 0u32;
-        let mut replayed_after_401 = false;
-        loop {
-            attempts += 1;
-            span.record("attempt", attempts);
-            // JSON bodies are buffered, so the request can be cloned for a repeat.
-            let spare = request.try_clone();
-            let result = client.execute(request).await;
-            match &result {
-                Ok(response) => {
-                    shared.versions.record(response.headers());
-                    span.record("status", response.status().as_u16());
-                    call::record(|c| {
-                        c.status = Some(response.status());
-                        c.headers = Some(response.headers().clone());
-                    });
-                    tracing::debug!(
-                        attempt = attempts,
-                        status = response.status().as_u16(),
-                        "response received"
-                    );
+        let headers = request.headers_mut();
+        let request_id = match headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
+            Some(id) => id.to_owned(),
+            None => {
+                let id = RequestId::generate().as_str().to_owned();
+                if let Ok(value) = HeaderValue::from_str(&id) {
+                    headers.insert(REQUEST_ID_HEADER, value);
                 }
-                Err(error) => {
-                    call::record(|c| {
-                        c.status = None;
-                        c.headers = None;
-                    });
-                    tracing::debug!(attempt = attempts, error = %error, "request failed");
-                }
+                id
             }
-            let Some(mut next) = spare else {
-                return result;
-            };
-
-            let unauthorized = matches!(&result, Ok(r) if r.status() == StatusCode::UNAUTHORIZED);
-            if unauthorized && authenticated && !replayed_after_401 {
-                replayed_after_401 = true;
-                if let Some(used) = header_str(&next, AUTHORIZATION.as_str())
-                    .and_then(|h| h.strip_prefix("Bearer "))
-                {
-                    shared.tokens.invalidate_secret(used);
-                }
-                match shared.tokens.token().await {
-                    Ok(token) => {
-                        set_bearer(&mut next, &token.token);
-                        tracing::info!(
-                            attempt = attempts,
-                            "access token rejected; replaying once with a new token"
-                        );
-                        request = next;
-                        continue;
-                    }
-                    Err(error) => {
-                        call::record(|c| c.auth_error = Some(error));
-                        return result;
-                    }
-                }
-            }
-
-            let failure = match &result {
-                Ok(response) => retry::classify_status(response.status(), response.headers()),
-                Err(error) => Some(retry::classify_transport(error)),
-            };
-            let Some(failure) = failure else {
-                return result;
-            };
-            let next_delay = self.retry.delay(attempts, failure.retry_after);
-            let state = RetryState {
-                operation: operation.to_owned(),
-                idempotent,
-                kind: failure.kind,
-                status: result.as_ref().ok().map(Response::status),
-                attempts,
-                elapsed: shared.clock.now().saturating_duration_since(started),
-                next_delay,
-            };
-            if !self.retry.policy.should_retry(&state) {
-                if failure.kind == FailureKind::Ambiguous && !idempotent {
-                    tracing::debug!("not repeating an operation that may have taken effect");
-                }
-                return result;
-            }
-            tracing::warn!(
-                attempt = attempts,
-                kind = ?failure.kind,
-                status = state.status.map(|s| s.as_u16()),
-                delay_ms = next_delay.as_millis() as u64,
-                "attempt failed; retrying"
-            );
-            drop(result);
-            shared.clock.sleep(next_delay).await;
-            request = next;
+        };
+        if !headers.contains_key(VERSION_HEADER) {
+            headers.insert(VERSION_HEADER, shared.pinned_version.clone());
+        }
+        headers.insert(USER_AGENT, shared.user_agent.clone());
+        let headers = std::mem::take(headers);
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(Bytes::copy_from_slice);
+        Exchange {
+            op: OperationRef::by_id(info.operation_id),
+            method: request.method().clone(),
+            url: request.url().clone(),
+            headers,
+            body,
+            request_id,
+            timeout: request.timeout().copied().or(shared.timeout),
         }
     }
+}
+
+/// The answer as a `reqwest::Response` for the generated client.
+fn rebuild(answer: Answer) -> Response {
+    let mut response = http::Response::new(answer.body);
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = answer.headers;
+    Response::from(response)
 }

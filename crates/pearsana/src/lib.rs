@@ -49,6 +49,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+mod body;
 mod call;
 mod client;
 mod config;
@@ -56,9 +57,14 @@ mod documents;
 mod envelope;
 pub mod error;
 mod hooks;
+mod options;
+mod pipeline;
+mod redirect;
 pub mod request_id;
+mod response;
 pub mod retry;
 pub mod secret;
+mod throttle;
 pub mod time;
 pub mod validate;
 pub mod version;
@@ -67,6 +73,8 @@ pub use pearsana_api::spec;
 pub use pearsana_api::types;
 
 pub use auth::{AuthError, OAuthErrorKind, TokenStatus};
+pub use body::{DEFAULT_MAX_RESPONSE_BODY, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_RESPONSE_BODY};
+pub use call::{Call, Decode};
 pub use client::{Client, UserOutcome};
 pub use config::{
     ClientBuilder, DEFAULT_BATCH_CONCURRENCY, DEFAULT_REFRESH_MARGIN, DEFAULT_TIMEOUT, Environment,
@@ -76,7 +84,9 @@ pub use documents::{BatchOutcome, DocumentFile, ItemError, ItemOutcome, external
 pub use error::{
     ApiError, ConfigError, Error, ErrorCode, ErrorDetails, FieldProblem, Result, ValidationError,
 };
-pub use request_id::{RequestId, with_request_id};
+pub use options::CallOptions;
+pub use request_id::RequestId;
+pub use response::{RateLimit, Response, ResponseMetadata};
 pub use retry::RetryPolicy;
 pub use secret::{AccessToken, ClientSecret};
 pub use version::{ApiVersion, VersionInfo};

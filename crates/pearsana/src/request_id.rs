@@ -2,10 +2,10 @@
 //!
 //! The API echoes the id in the response header and in `error.requestId`, which makes it the
 //! key for support requests. The client generates a UUID v4 for every call unless the caller
-//! supplies one with [`with_request_id`].
+//! supplies one for that call ([`Call::request_id`](crate::Call::request_id),
+//! [`CallOptions::with_request_id`](crate::CallOptions::with_request_id)).
 
 use std::fmt;
-use std::future::Future;
 use std::str::FromStr;
 
 use pearsana_api::spec::MAX_REQUEST_ID_LEN;
@@ -79,29 +79,4 @@ impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RequestId({})", self.0)
     }
-}
-
-tokio::task_local! {
-    static CALLER_REQUEST_ID: RequestId;
-}
-
-/// Runs `future` so that every API call made inside it sends `id` as its `X-Request-Id`
-/// instead of a generated one.
-///
-/// ```no_run
-/// # async fn run(client: pearsana::Client) -> Result<(), pearsana::Error> {
-/// let id: pearsana::RequestId = "ticket-4711".parse()?;
-/// let pong = pearsana::with_request_id(id, client.ping()).await?;
-/// # Ok(())
-/// # }
-/// ```
-pub async fn with_request_id<F: Future>(id: RequestId, future: F) -> F::Output {
-    CALLER_REQUEST_ID.scope(id, future).await
-}
-
-/// The id for a new call: the caller's, if one is in scope, else a fresh UUID.
-pub(crate) fn for_new_call() -> RequestId {
-    CALLER_REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| RequestId::generate())
 }

@@ -4,13 +4,20 @@
 //! whether a failed attempt is repeated, a [`BackoffPolicy`] how long to wait. Decorators bound
 //! any policy in attempts and total time ([`RetryPolicyExt`]).
 //!
-//! Every failure is first sorted into one of two kinds, by what the client can know about the
-//! server's state:
+//! Every failure is first sorted by one function, [`classify`], into one of three kinds, by
+//! what the client can know about the server's state. The same function decides retries (API
+//! calls and token requests alike), [`Error::may_have_been_processed`](crate::Error::may_have_been_processed)
+//! and therefore the CLI's "in doubt" rows:
 //! - [`FailureKind::NotProcessed`]: the server certainly did nothing (`429`, `503` with
 //!   `Retry-After`, a connection that was never established). Always safe to repeat.
 //! - [`FailureKind::Ambiguous`]: the server may or may not have acted (timeouts, `500`, `502`,
 //!   `504`, `503` without `Retry-After`, a connection lost after sending). Safe to repeat only
 //!   for idempotent operations; see [`is_idempotent`].
+//! - [`FailureKind::Permanent`]: repeating cannot help (`4xx`, a redirect, a body over the
+//!   limit, an undecodable success). Never repeated.
+//!
+//! One engine, [`RetryLoop`], applies the policy, the back-off and the server's `Retry-After`
+//! (delta-seconds or an HTTP date) and sleeps on the client's injected [`Clock`].
 //!
 //! The default, [`default_policy`], is [`SafeRetry`] limited to
 //! 4 attempts and 60 seconds. Opt in to repeating invitations and documents after ambiguous
@@ -21,16 +28,63 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pearsana_api::spec::operations;
+use std::time::Instant;
+
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use crate::time::Clock;
+
 /// How much the client knows about a failed attempt's effect on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FailureKind {
     /// The server certainly did not process the request.
     NotProcessed,
     /// The server may have processed the request.
     Ambiguous,
+    /// Repeating the request cannot help.
+    Permanent,
+}
+
+/// What an attempt ended with, as [`classify`] reads it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Observed<'a> {
+    /// The server answered with this status (and this `Retry-After`, if any).
+    Status(StatusCode, Option<Duration>),
+    /// The request failed in transport.
+    Transport(&'a reqwest::Error),
+    /// The request was refused before anything was sent (validation, configuration,
+    /// credentials).
+    NotSent,
+}
+
+/// The one failure classifier of the SDK.
+///
+/// ```
+/// use std::time::Duration;
+/// use pearsana::retry::{FailureKind, Observed, classify};
+/// use reqwest::StatusCode;
+///
+/// let busy = Observed::Status(StatusCode::SERVICE_UNAVAILABLE, Some(Duration::from_secs(3)));
+/// assert_eq!(classify(busy), FailureKind::NotProcessed);
+/// assert_eq!(classify(Observed::Status(StatusCode::BAD_GATEWAY, None)), FailureKind::Ambiguous);
+/// assert_eq!(classify(Observed::Status(StatusCode::CONFLICT, None)), FailureKind::Permanent);
+/// ```
+pub fn classify(observed: Observed<'_>) -> FailureKind {
+    match observed {
+        Observed::Status(status, retry_after) => match status.as_u16() {
+            429 => FailureKind::NotProcessed,
+            503 if retry_after.is_some() => FailureKind::NotProcessed,
+            500 | 502 | 503 | 504 => FailureKind::Ambiguous,
+            _ => FailureKind::Permanent,
+        },
+        Observed::Transport(error) if error.is_builder() => FailureKind::Permanent,
+        Observed::Transport(error) if error.is_connect() => FailureKind::NotProcessed,
+        Observed::Transport(_) => FailureKind::Ambiguous,
+        Observed::NotSent => FailureKind::NotProcessed,
+    }
 }
 
 /// What a retry policy is told about a failed attempt.
@@ -69,6 +123,7 @@ impl RetryPolicy for SafeRetry {
         match state.kind {
             FailureKind::NotProcessed => true,
             FailureKind::Ambiguous => state.idempotent,
+            FailureKind::Permanent => false,
         }
     }
 }
@@ -80,8 +135,8 @@ impl RetryPolicy for SafeRetry {
 pub struct RetryAmbiguous;
 
 impl RetryPolicy for RetryAmbiguous {
-    fn should_retry(&self, _state: &RetryState) -> bool {
-        true
+    fn should_retry(&self, state: &RetryState) -> bool {
+        state.kind != FailureKind::Permanent
     }
 }
 
@@ -280,57 +335,145 @@ pub fn is_idempotent(operation_id: &str) -> bool {
     .any(|op| op.id == operation_id)
 }
 
-/// A failed attempt, as the retry loop sees it.
+/// A failed attempt, as the retry engine sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Failure {
     pub(crate) kind: FailureKind,
     pub(crate) retry_after: Option<Duration>,
+    pub(crate) status: Option<StatusCode>,
 }
 
-/// Sorts a response status into a failure kind; `None` when the attempt did not fail in a
-/// way a repeat could fix.
-pub(crate) fn classify_status(status: StatusCode, headers: &HeaderMap) -> Option<Failure> {
-    let retry_after = retry_after(headers);
-    match status.as_u16() {
-        429 => Some(Failure {
-            kind: FailureKind::NotProcessed,
+impl Failure {
+    /// A failure read from a response status and its headers.
+    pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap) -> Self {
+        let retry_after = retry_after(headers);
+        Self {
+            kind: classify(Observed::Status(status, retry_after)),
             retry_after,
-        }),
-        503 if retry_after.is_some() => Some(Failure {
-            kind: FailureKind::NotProcessed,
-            retry_after,
-        }),
-        500 | 502 | 503 | 504 => Some(Failure {
-            kind: FailureKind::Ambiguous,
+            status: Some(status),
+        }
+    }
+
+    /// A failure read from a transport error.
+    pub(crate) fn from_transport(error: &reqwest::Error) -> Self {
+        Self {
+            kind: classify(Observed::Transport(error)),
             retry_after: None,
-        }),
-        _ => None,
+            status: error.status(),
+        }
+    }
+
+    /// A failure that must not be repeated.
+    pub(crate) fn permanent(status: Option<StatusCode>) -> Self {
+        Self {
+            kind: FailureKind::Permanent,
+            retry_after: None,
+            status,
+        }
     }
 }
 
-/// Sorts a transport error: a connection that was never made cannot have delivered anything.
-pub(crate) fn classify_transport(error: &reqwest::Error) -> Failure {
-    let kind = if error.is_connect() {
-        FailureKind::NotProcessed
-    } else {
-        FailureKind::Ambiguous
-    };
-    Failure {
-        kind,
-        retry_after: None,
+/// The retry engine: counts attempts, asks the policy, waits (back-off or `Retry-After`) on
+/// the injected clock. API calls and token requests both run their attempts through it:
+///
+/// ```text
+/// let mut retry = RetryLoop::new(..);
+/// loop {
+///     retry.start_attempt();
+///     match attempt().await {
+///         Ok(answer) => return Ok(answer),
+///         Err(failure) if retry.again(&failure).await => continue,
+///         Err(failure) => return Err(failure),
+///     }
+/// }
+/// ```
+pub(crate) struct RetryLoop<'a> {
+    config: &'a RetryConfig,
+    policy: &'a dyn RetryPolicy,
+    clock: &'a dyn Clock,
+    operation: &'static str,
+    idempotent: bool,
+    started: Instant,
+    attempts: u32,
+}
+
+impl<'a> RetryLoop<'a> {
+    pub(crate) fn new(
+        config: &'a RetryConfig,
+        policy: Option<&'a dyn RetryPolicy>,
+        clock: &'a dyn Clock,
+        operation: &'static str,
+        idempotent: bool,
+    ) -> Self {
+        Self {
+            config,
+            policy: policy.unwrap_or(&*config.policy),
+            clock,
+            operation,
+            idempotent,
+            started: clock.now(),
+            attempts: 0,
+        }
+    }
+
+    /// Counts a new attempt; returns its number (1 for the first).
+    pub(crate) fn start_attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// Time since the loop started.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.clock.now().saturating_duration_since(self.started)
+    }
+
+    /// After a failed attempt: whether to try again; if so, waits first.
+    pub(crate) async fn again(&mut self, failure: &Failure) -> bool {
+        if failure.kind == FailureKind::Permanent {
+            return false;
+        }
+        let next_delay = self.config.delay(self.attempts, failure.retry_after);
+        let state = RetryState {
+            operation: self.operation.to_owned(),
+            idempotent: self.idempotent,
+            kind: failure.kind,
+            status: failure.status,
+            attempts: self.attempts,
+            elapsed: self.elapsed(),
+            next_delay,
+        };
+        if !self.policy.should_retry(&state) {
+            if failure.kind == FailureKind::Ambiguous && !self.idempotent {
+                tracing::debug!(
+                    operation = self.operation,
+                    "not repeating an operation that may have taken effect"
+                );
+            }
+            return false;
+        }
+        tracing::warn!(
+            operation = self.operation,
+            attempt = self.attempts,
+            kind = ?failure.kind,
+            status = failure.status.map(|s| s.as_u16()),
+            delay_ms = next_delay.as_millis() as u64,
+            "attempt failed; retrying"
+        );
+        self.clock.sleep(next_delay).await;
+        true
     }
 }
 
-/// `Retry-After` in whole seconds (the form the API uses).
+/// `Retry-After` as delta-seconds or as an HTTP date (RFC 9110 section 10.2.3); a date in
+/// the past means "now".
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -371,29 +514,46 @@ mod tests {
     #[test]
     fn statuses_are_sorted_by_what_the_server_did() {
         let mut headers = HeaderMap::new();
+        let kind = |status, headers: &HeaderMap| Failure::from_status(status, headers).kind;
         assert_eq!(
-            classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers)
-                .unwrap()
-                .kind,
+            kind(StatusCode::SERVICE_UNAVAILABLE, &headers),
             FailureKind::Ambiguous
         );
         assert_eq!(
-            classify_status(StatusCode::INTERNAL_SERVER_ERROR, &headers)
-                .unwrap()
-                .kind,
+            kind(StatusCode::INTERNAL_SERVER_ERROR, &headers),
             FailureKind::Ambiguous
         );
-        assert!(classify_status(StatusCode::CONFLICT, &headers).is_none());
+        assert_eq!(kind(StatusCode::CONFLICT, &headers), FailureKind::Permanent);
         headers.insert(RETRY_AFTER, "3".parse().unwrap());
-        let busy = classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers).unwrap();
+        let busy = Failure::from_status(StatusCode::SERVICE_UNAVAILABLE, &headers);
         assert_eq!(busy.kind, FailureKind::NotProcessed);
         assert_eq!(busy.retry_after, Some(Duration::from_secs(3)));
         assert_eq!(
-            classify_status(StatusCode::TOO_MANY_REQUESTS, &headers)
-                .unwrap()
-                .kind,
+            kind(StatusCode::TOO_MANY_REQUESTS, &headers),
             FailureKind::NotProcessed
         );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, " 7 ".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let in_a_minute = chrono::Utc::now() + chrono::Duration::seconds(60);
+        let date = in_a_minute.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        headers.insert(RETRY_AFTER, date.parse().unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        headers.insert(
+            RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

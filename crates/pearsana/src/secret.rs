@@ -101,11 +101,125 @@ impl fmt::Display for AccessToken {
     }
 }
 
-/// Replaces every occurrence of `secret` in `text` by [`REDACTED`]; used on text that comes
-/// back from the token endpoint before it is kept in an error.
-pub(crate) fn scrub(text: &str, secret: &ClientSecret) -> String {
-    if secret.is_empty() {
-        return text.to_owned();
+/// The secrets a client holds: its client secret and its current and recent access tokens.
+///
+/// Text that came from a server (an error message, a body, a request id, a redirect target) is
+/// passed through [`Redactor`] before the SDK keeps it in an error or a log line: a misbehaving
+/// server or proxy that echoes the bearer header or the token request must not turn an error
+/// report (or the CLI's failures CSV) into a credential leak.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor {
+    secrets: Vec<Arc<str>>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
     }
-    text.replace(secret.expose_secret(), REDACTED)
+}
+
+impl Redactor {
+    /// A redactor for these secrets (empty ones are ignored).
+    pub(crate) fn new(secrets: impl IntoIterator<Item = Arc<str>>) -> Self {
+        Self {
+            secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+        }
+    }
+
+    /// `text` with every secret replaced by [`REDACTED`].
+    pub(crate) fn text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        self.in_place(&mut out);
+        out
+    }
+
+    /// Replaces every secret in `text` by [`REDACTED`].
+    pub(crate) fn in_place(&self, text: &mut String) {
+        for secret in &self.secrets {
+            if text.contains(&**secret) {
+                *text = text.replace(&**secret, REDACTED);
+            }
+        }
+    }
+
+    /// Like [`in_place`](Self::in_place), for an optional text.
+    pub(crate) fn option(&self, text: &mut Option<String>) {
+        if let Some(text) = text {
+            self.in_place(text);
+        }
+    }
+
+    /// `body` with every secret replaced by [`REDACTED`] (unchanged, without a copy, when it
+    /// holds none).
+    pub(crate) fn bytes(&self, body: bytes::Bytes) -> bytes::Bytes {
+        let mut current = body;
+        for secret in &self.secrets {
+            let needle = secret.as_bytes();
+            if find(&current, needle).is_none() {
+                continue;
+            }
+            let mut out = Vec::with_capacity(current.len());
+            let mut rest: &[u8] = &current;
+            while let Some(at) = find(rest, needle) {
+                out.extend_from_slice(&rest[..at]);
+                out.extend_from_slice(REDACTED.as_bytes());
+                rest = &rest[at + needle.len()..];
+            }
+            out.extend_from_slice(rest);
+            current = bytes::Bytes::from(out);
+        }
+        current
+    }
+}
+
+impl Redactor {
+    /// Scrubs header values (a server may echo the bearer header in another one).
+    pub(crate) fn headers(&self, headers: &mut reqwest::header::HeaderMap) {
+        for value in headers.values_mut() {
+            let Ok(text) = value.to_str() else { continue };
+            let clean = self.text(text);
+            if clean != text
+                && let Ok(clean) = reqwest::header::HeaderValue::from_str(&clean)
+            {
+                *value = clean;
+            }
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+impl ClientSecret {
+    pub(crate) fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl AccessToken {
+    pub(crate) fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_secret_is_replaced_in_text_and_bytes() {
+        let r = Redactor::new([Arc::from("tok-123"), Arc::from("s3cret"), Arc::from("")]);
+        assert_eq!(
+            r.text("Bearer tok-123 and s3cret, tok-123"),
+            "Bearer [redacted] and [redacted], [redacted]"
+        );
+        let body = bytes::Bytes::from_static(b"{\"m\":\"tok-123\"}");
+        assert_eq!(&r.bytes(body)[..], b"{\"m\":\"[redacted]\"}");
+        let clean = bytes::Bytes::from_static(b"nothing here");
+        assert_eq!(r.bytes(clean.clone()).as_ptr(), clean.as_ptr(), "no copy");
+    }
 }

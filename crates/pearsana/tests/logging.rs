@@ -37,15 +37,89 @@ impl Write for BufferWriter {
 async fn capture_logs() -> tokio::sync::MutexGuard<'static, ()> {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(|| BufferWriter)
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(|| BufferWriter),
+            )
+            .with(SpanCapture)
+            .with(tracing_subscriber::filter::LevelFilter::TRACE)
             .init();
     });
+    SPANS.lock().unwrap().clear();
     let guard = LOG_LOCK.lock().await;
     BUFFER.lock().unwrap().clear();
     guard
+}
+
+/// Every span's fields as recorded (at creation and later), by span name, in creation order.
+type Fields = Vec<(String, String)>;
+
+static SPANS: Mutex<Vec<(String, Fields)>> = Mutex::new(Vec::new());
+
+struct SpanCapture;
+
+struct FieldVisitor<'a>(&'a mut Vec<(String, String)>);
+
+impl tracing::field::Visit for FieldVisitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push((field.name().to_owned(), value.to_owned()));
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SpanIndex(usize);
+
+impl<S> tracing_subscriber::Layer<S> for SpanCapture
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Vec::new();
+        attrs.record(&mut FieldVisitor(&mut fields));
+        let mut spans = SPANS.lock().unwrap();
+        spans.push((attrs.metadata().name().to_owned(), fields));
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanIndex(spans.len() - 1));
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let Some(span) = ctx.span(id) else { return };
+        let Some(SpanIndex(index)) = span.extensions().get::<SpanIndex>().copied() else {
+            return;
+        };
+        let mut spans = SPANS.lock().unwrap();
+        if let Some((_, fields)) = spans.get_mut(index) {
+            values.record(&mut FieldVisitor(fields));
+        }
+    }
+}
+
+fn spans_named(name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    SPANS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, fields)| fields.iter().cloned().collect())
+        .collect()
 }
 
 fn logs() -> String {
@@ -89,12 +163,68 @@ async fn a_newer_version_is_logged_once() {
         "{logs}"
     );
     assert!(logs.contains("latest=2099-01-01"), "{logs}");
-    // One span per call, carrying the operation, request id, attempt and final status.
-    assert!(
-        logs.contains("pearsana.call{operation=\"get_health\" request_id=\""),
-        "{logs}"
-    );
-    assert!(logs.contains("attempt=1 status=200}"), "{logs}");
+}
+
+#[tokio::test]
+async fn call_and_attempt_spans_follow_the_opentelemetry_http_client_conventions() {
+    let _logs = capture_logs().await;
+    let server = MockServer::start().await;
+    mount_token(&server, TOKEN, 3600).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/users"))
+        .respond_with(error_response(503, "INTERNAL_SERVER_ERROR", None))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/users"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(user_created("jane@example.com")))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let client = client(&server, &clock);
+    let created = client
+        .create_user(&user_request("jane@example.com"))
+        .request_id("span-test-1".parse().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.metadata().attempts(), 2);
+
+    let calls = spans_named("pearsana.call");
+    assert_eq!(calls.len(), 1, "one span per logical call: {calls:?}");
+    let call = &calls[0];
+    let port = server.address().port().to_string();
+    for (field, value) in [
+        ("otel.name", "POST /v1/users"),
+        ("otel.kind", "client"),
+        ("http.request.method", "POST"),
+        ("url.template", "/v1/users"),
+        ("server.address", "127.0.0.1"),
+        ("server.port", port.as_str()),
+        ("pearsana.operation", "create_user"),
+        ("pearsana.request_id", "span-test-1"),
+        ("http.response.status_code", "201"),
+        ("http.request.resend_count", "1"),
+    ] {
+        assert_eq!(
+            call.get(field).map(String::as_str),
+            Some(value),
+            "{field} in {call:?}"
+        );
+    }
+    assert!(!call.contains_key("error.type"), "{call:?}");
+
+    let attempts = spans_named("pearsana.attempt");
+    assert_eq!(attempts.len(), 2, "one span per attempt: {attempts:?}");
+    assert_eq!(attempts[0]["http.response.status_code"], "503");
+    assert_eq!(attempts[0]["error.type"], "503");
+    assert!(!attempts[0].contains_key("http.request.resend_count"));
+    assert_eq!(attempts[1]["http.response.status_code"], "201");
+    assert_eq!(attempts[1]["http.request.resend_count"], "1");
+    let all = format!("{calls:?}{attempts:?}");
+    assert_clean(&all, "span fields");
+    assert!(!all.contains("jane@example.com"), "no body in spans: {all}");
 }
 
 #[tokio::test]

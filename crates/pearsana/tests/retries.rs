@@ -298,9 +298,7 @@ async fn every_call_gets_a_uuid_request_id_unless_the_caller_sets_one() {
     client.health().await.unwrap();
     client.health().await.unwrap();
     let chosen: RequestId = "support-ticket-77".parse().unwrap();
-    pearsana::with_request_id(chosen, client.health())
-        .await
-        .unwrap();
+    client.health().request_id(chosen).await.unwrap();
 
     let ids = header_values(&server, "/health", "x-request-id").await;
     assert_eq!(ids.len(), 3);
