@@ -46,6 +46,10 @@ async fn import(adaptive: bool) -> f64 {
         .collect()
         .await;
     assert!(results.iter().all(Result::is_ok), "every user is created");
+    if adaptive {
+        let rate = client.throttle_rate().expect("the throttle engaged");
+        assert!(rate < f64::from(LIMIT) * 1.1, "paced at {rate:.1}/s");
+    }
     let stats = sandbox.stats();
     assert_eq!(stats.users_created, USERS as u64);
     stats.rate_limited as f64 / (USERS as u64 + stats.rate_limited) as f64

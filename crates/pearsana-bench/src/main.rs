@@ -81,7 +81,7 @@ struct RunArgs {
     /// Where to write the Markdown report.
     #[arg(long)]
     report: PathBuf,
-    /// Only these scenarios (numbers 1 to 6); all by default.
+    /// Only these scenarios (numbers 1 to 7); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// The command line to name in the report.

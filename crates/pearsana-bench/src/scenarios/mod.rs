@@ -1,9 +1,10 @@
-//! The six scenarios of issue 6.
+//! The scenarios: the six of issue 6, and the rate-limited import of issue 9.
 
 pub mod build_cost;
 pub mod documents;
 pub mod import;
 pub mod overhead;
+pub mod rate_limited;
 pub mod server;
 pub mod stampede;
 
@@ -18,6 +19,7 @@ pub const ALL: &[(u8, &str)] = &[
     (4, "Sandbox server"),
     (5, "Large documents"),
     (6, "Code generation and build cost"),
+    (7, "Rate-limited import"),
 ];
 
 /// Runs scenario `number`; the asynchronous ones each get a fresh runtime, so no scenario
@@ -35,6 +37,7 @@ pub fn run(number: u8, bench: &Bench) -> anyhow::Result<Section> {
         4 => runtime()?.block_on(server::run(bench)),
         5 => runtime()?.block_on(documents::run(bench)),
         6 => build_cost::run(bench),
+        7 => runtime()?.block_on(rate_limited::run(bench)),
         _ => anyhow::bail!("there is no scenario {number}"),
     }
 }
