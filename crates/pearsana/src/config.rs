@@ -371,7 +371,7 @@ impl ClientBuilder {
     }
 
     /// Whether the client paces itself after a `429` (default on; see the
-    /// [`throttle` design](crate#adaptive-throttling)). It costs nothing until the server
+    /// [design](crate#adaptive-throttling)). It costs nothing until the server
     /// refuses a request for rate; turn it off when another layer already paces requests.
     pub fn adaptive_throttling(mut self, enabled: bool) -> Self {
         self.adaptive_throttling = enabled;
