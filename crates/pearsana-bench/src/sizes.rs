@@ -19,6 +19,8 @@ pub struct Sizes {
     pub stampede_rounds: usize,
     /// Rows of the generated roster.
     pub import_rows: u64,
+    /// Rows of the rate-limited import (scenario 8).
+    pub rate_limited_rows: u64,
     /// Alternating CLI/baseline rounds of the import.
     pub import_rounds: usize,
     /// Documents in the large batch.
@@ -48,6 +50,7 @@ impl Sizes {
             stampede_tasks: 1000,
             stampede_rounds: 7,
             import_rows: 10_000,
+            rate_limited_rows: 3_000,
             import_rounds: 3,
             document_count: 25,
             document_bytes: 4 * 1024 * 1024,
@@ -68,6 +71,7 @@ impl Sizes {
             stampede_tasks: 100,
             stampede_rounds: 1,
             import_rows: 200,
+            rate_limited_rows: 300,
             import_rounds: 1,
             document_count: 3,
             document_bytes: 64 * 1024,

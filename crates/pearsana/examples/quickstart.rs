@@ -37,7 +37,19 @@ async fn main() -> Result<(), pearsana::Error> {
         external_references: vec![external_reference("SIS", "STU-2024-001")?].into(),
         profile: None,
     };
-    let user_id = match client.create_or_get_user(&request).await? {
+    // One call with its own timeout; `send()` returns the body with the response metadata.
+    let answer = client
+        .create_or_get_user(&request)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await?;
+    println!(
+        "request id {} ({} attempt(s), {:?})",
+        answer.metadata().request_id(),
+        answer.metadata().attempts(),
+        answer.metadata().elapsed()
+    );
+    let user_id = match answer.into_body() {
         UserOutcome::Created(user) => {
             println!("created user {} in {}", user.user_id, user.organisation_id);
             user.user_id

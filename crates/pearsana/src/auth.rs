@@ -205,11 +205,13 @@ pub struct TokenStatus {
     pub refresh_at: Instant,
 }
 
-/// A token with its timing.
+/// A token with its timing; cheap to clone (every call takes one).
 #[derive(Debug, Clone)]
 pub(crate) struct CachedToken {
     pub(crate) token: AccessToken,
-    pub(crate) status: TokenStatus,
+    /// `Bearer <token>`, built once per token (marked sensitive).
+    pub(crate) bearer: HeaderValue,
+    pub(crate) status: Arc<TokenStatus>,
 }
 
 /// Client id and secret.
@@ -329,7 +331,10 @@ impl TokenCache {
 
     /// The current token's status, if there is a token.
     pub(crate) fn status(&self) -> Option<TokenStatus> {
-        self.lock().current.as_ref().map(|t| t.status.clone())
+        self.lock()
+            .current
+            .as_ref()
+            .map(|t| TokenStatus::clone(&t.status))
     }
 
     /// A token that is not due for refresh, fetching one if needed.
@@ -562,13 +567,17 @@ impl TokenCache {
             None => self.config.scopes.clone(),
         };
         tracing::debug!(expires_in_s = lifetime.as_secs(), scopes = ?scopes, "obtained access token");
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {access_token}"))
+            .map_err(|_| unusable("access_token is not usable in an HTTP header"))?;
+        bearer.set_sensitive(true);
         Ok(CachedToken {
             token: AccessToken::new(access_token),
-            status: TokenStatus {
+            bearer,
+            status: Arc::new(TokenStatus {
                 scopes,
                 expires_at,
                 refresh_at,
-            },
+            }),
         })
     }
 }

@@ -242,12 +242,17 @@ impl Client {
         options: &CallOptions,
     ) -> Result<Exchange> {
         let shared = self.shared();
-        let url = reqwest::Url::parse(&format!("{}{}", shared.api_url, op.path)).map_err(|e| {
-            Error::InvalidRequest {
-                message: format!("invalid URL for {}: {e}", op.id),
-                request_id: None,
+        let url = match shared.url_of(op) {
+            Some(url) => url.clone(),
+            None => {
+                reqwest::Url::parse(&format!("{}{}", shared.api_url, op.path)).map_err(|e| {
+                    Error::InvalidRequest {
+                        message: format!("invalid URL for {}: {e}", op.id),
+                        request_id: None,
+                    }
+                })?
             }
-        })?;
+        };
         let method = Method::from_bytes(op.method.as_bytes()).unwrap_or(Method::GET);
         let request_id = options.request_id.as_ref().map_or_else(
             || RequestId::generate().as_str().to_owned(),

@@ -371,7 +371,7 @@ impl ClientBuilder {
     }
 
     /// Whether the client paces itself after a `429` (default on; see the
-    /// [`throttle` design](crate#adaptive-throttling)). It costs nothing until the server
+    /// [design](crate#adaptive-throttling)). It costs nothing until the server
     /// refuses a request for rate; turn it off when another layer already paces requests.
     pub fn adaptive_throttling(mut self, enabled: bool) -> Self {
         self.adaptive_throttling = enabled;
@@ -441,7 +441,15 @@ impl ClientBuilder {
             .map_err(|_| invalid("api_version", "is not a valid HTTP header value"))?;
         let parsed = reqwest::Url::parse(&api_url)
             .map_err(|e| invalid("api_url", &format!("`{api_url}` is not a URL ({e})")))?;
+        let urls = spec::operations::ALL
+            .iter()
+            .filter_map(|op| {
+                let url = reqwest::Url::parse(&format!("{api_url}{}", op.path)).ok()?;
+                Some((op.id, url))
+            })
+            .collect();
         let shared = Arc::new(Shared {
+            urls,
             http,
             server_address: parsed.host_str().unwrap_or_default().to_owned(),
             server_port: parsed.port_or_known_default().unwrap_or_default(),

@@ -11,11 +11,38 @@
 //!   and a `410` becomes [`Error::UnsupportedApiVersion`].
 //! - **Typed errors**: one [`Error`] enum with the API's [`ErrorCode`]s, typed details, the
 //!   request id, and no secrets ([`ClientSecret`] and [`AccessToken`] print as `[redacted]`).
+//! - **One call pipeline** ([`Call`]): every call, ergonomic or through [`Client::api`],
+//!   runs the same explicit steps with its state travelling with it (no task-locals):
+//!   adaptive throttle, token, send (the body serialised once), redirect and size checks,
+//!   `401` refresh and replay, one failure classifier ([`retry::classify`]) and one retry
+//!   engine with an injected clock, for API calls and token requests alike.
+//! - **Per-call options** ([`CallOptions`]): timeout, retry policy (opt a non-idempotent call
+//!   into ambiguous retries), request id, extra headers, API version.
+//! - **Response metadata** ([`Response`], [`ResponseMetadata`]): request id, status, versions,
+//!   rate-limit headers, attempts and elapsed time of a successful call.
 //! - **Safe retries**: failures the server certainly did not process are repeated; ambiguous
 //!   ones only for operations where that is harmless ([`retry`]).
-//! - **Request ids** on every call, kept across retries, and one `tracing` span per call.
+//! - **Tracing** by the OpenTelemetry HTTP client conventions: a `pearsana.call` span per call
+//!   and a `pearsana.attempt` span per attempt, with `http.request.method`, `url.template`,
+//!   `server.address`, `server.port`, `http.response.status_code`,
+//!   `http.request.resend_count`, `error.type`, `pearsana.operation`, `pearsana.request_id`
+//!   and `otel.name` / `otel.kind` for `tracing-opentelemetry`. Never a secret, never a body.
+//! - **Hostile servers**: redirects are never followed, response bodies are bounded
+//!   ([`DEFAULT_MAX_RESPONSE_BODY`], [`MAX_TOKEN_RESPONSE_BODY`]), and the client secret and
+//!   access tokens are scrubbed from every error text.
 //! - **Validation before I/O** ([`validate`]) and **document helpers** ([`DocumentFile`],
 //!   [`Client::submit_documents`]).
+//!
+//! # Adaptive throttling
+//!
+//! After a `429` the client (all its clones and tasks together) paces its requests at 98 % of
+//! the rate the server accepted over the last second, holds sends for the server's
+//! `Retry-After` the first time, and probes upwards by 0.5 % per second; after 30 s without a
+//! `429` it stops pacing. It is **on by default**: until the first `429` it costs one
+//! uncontended lock per answer and never delays a request, and a client that keeps sending at
+//! a refused rate only spends its own quota on requests bound to fail (every refused request
+//! counts against the limit too). Turn it off with
+//! [`ClientBuilder::adaptive_throttling`]`(false)` when another layer already paces requests.
 //!
 //! # Quickstart
 //!
@@ -43,8 +70,20 @@
 //! # }
 //! ```
 //!
+//! Per-call options and the metadata of a successful call:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! # async fn run(client: pearsana::Client) -> Result<(), pearsana::Error> {
+//! let pong = client.ping().timeout(Duration::from_secs(2)).send().await?;
+//! println!("request id {}", pong.metadata().request_id());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Every operation of the spec is also reachable through [`Client::api`], with the same
-//! authentication, request ids, retries and version tracking.
+//! pipeline (authentication, request ids, retries, throttling and version tracking).
 
 #![deny(missing_docs)]
 

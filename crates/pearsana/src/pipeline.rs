@@ -30,7 +30,6 @@ use tracing::field::Empty;
 use crate::auth::{AuthError, TokenCache};
 use crate::body::{BodyError, read_capped};
 use crate::retry::{self, Failure, RetryConfig, RetryLoop, RetryPolicy};
-use crate::secret::AccessToken;
 use crate::throttle::Throttle;
 use crate::time::Clock;
 use crate::version::VersionTracker;
@@ -52,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) batch_concurrency: usize,
     pub(crate) server_address: String,
     pub(crate) server_port: u16,
+    /// The URL of every spec operation, parsed once.
+    pub(crate) urls: Vec<(&'static str, Url)>,
 }
 
 /// What an operation is, as far as the pipeline cares.
@@ -155,12 +156,6 @@ impl fmt::Display for SpanName<'_> {
     }
 }
 
-fn bearer(token: &AccessToken) -> Option<HeaderValue> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).ok()?;
-    value.set_sensitive(true);
-    Some(value)
-}
-
 /// Whether `response` came from the origin `url` points at.
 fn same_origin(url: &Url, response: &reqwest::Response) -> bool {
     let got = response.url();
@@ -170,6 +165,14 @@ fn same_origin(url: &Url, response: &reqwest::Response) -> bool {
 }
 
 impl Shared {
+    /// The parsed URL of a spec operation.
+    pub(crate) fn url_of(&self, op: &spec::Operation) -> Option<&Url> {
+        self.urls
+            .iter()
+            .find(|(id, _)| *id == op.id)
+            .map(|(_, url)| url)
+    }
+
     /// Sends one call with retries; see the module documentation.
     pub(crate) async fn execute(
         &self,
@@ -262,7 +265,7 @@ impl Shared {
         let mut token = None;
         if exchange.op.authenticated {
             match self.tokens.token(retry).await {
-                Ok(cached) => token = Some(cached.token),
+                Ok(cached) => token = Some(cached),
                 Err(error) => {
                     return Step::Done(Err(Failed::Auth(error)));
                 }
@@ -270,8 +273,10 @@ impl Shared {
         }
         let mut request = Request::new(exchange.method.clone(), exchange.url.clone());
         *request.headers_mut() = exchange.headers.clone();
-        if let Some(value) = token.as_ref().and_then(bearer) {
-            request.headers_mut().insert(AUTHORIZATION, value);
+        if let Some(cached) = &token {
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, cached.bearer.clone());
         }
         if let Some(body) = &exchange.body {
             *request.body_mut() = Some(reqwest::Body::from(body.clone()));
@@ -320,7 +325,7 @@ impl Shared {
                 {
                     *replayed_after_401 = true;
                     if let Some(used) = &token {
-                        self.tokens.invalidate_secret(used.expose_secret());
+                        self.tokens.invalidate_secret(used.token.expose_secret());
                     }
                     tracing::info!(
                         attempt,

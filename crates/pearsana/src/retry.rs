@@ -16,7 +16,7 @@
 //! - [`FailureKind::Permanent`]: repeating cannot help (`4xx`, a redirect, a body over the
 //!   limit, an undecodable success). Never repeated.
 //!
-//! One engine, [`RetryLoop`], applies the policy, the back-off and the server's `Retry-After`
+//! One engine (`RetryLoop`, internal) applies the policy, the back-off and the server's `Retry-After`
 //! (delta-seconds or an HTTP date) and sleeps on the client's injected [`Clock`].
 //!
 //! The default, [`default_policy`], is [`SafeRetry`] limited to

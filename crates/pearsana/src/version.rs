@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDate;
 use pearsana_api::spec;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::error::{Error, ValidationError};
 
@@ -140,6 +140,7 @@ pub(crate) fn header_version(headers: &HeaderMap, name: &str) -> Option<ApiVersi
 pub(crate) struct VersionTracker {
     pinned: ApiVersion,
     seen: Mutex<VersionInfo>,
+    last_raw: Mutex<[Option<HeaderValue>; 3]>,
     warned_newer: AtomicBool,
 }
 
@@ -151,6 +152,7 @@ impl VersionTracker {
                 pinned: Some(pinned),
                 ..VersionInfo::default()
             }),
+            last_raw: Mutex::new([None, None, None]),
             warned_newer: AtomicBool::new(false),
         }
     }
@@ -159,8 +161,21 @@ impl VersionTracker {
         self.pinned
     }
 
-    /// Records the version headers of a response (each one only when present).
+    /// Records the version headers of a response (each one only when present). The raw
+    /// header values of the last response are kept, so the common case (the same three values
+    /// on every response) costs three comparisons and no date parsing.
     pub(crate) fn record(&self, headers: &HeaderMap) {
+        let raw = [
+            headers.get(VERSION_HEADER),
+            headers.get(LATEST_VERSION_HEADER),
+            headers.get(SUPPORTED_VERSION_HEADER),
+        ];
+        {
+            let last = self.last_raw.lock().unwrap_or_else(|e| e.into_inner());
+            if last.iter().zip(raw.iter()).all(|(a, b)| a.as_ref() == *b) {
+                return;
+            }
+        }
         let applied = header_version(headers, VERSION_HEADER);
         let latest = header_version(headers, LATEST_VERSION_HEADER);
         let supported = header_version(headers, SUPPORTED_VERSION_HEADER);
@@ -176,6 +191,7 @@ impl VersionTracker {
                 seen.oldest_supported = supported;
             }
         }
+        *self.last_raw.lock().unwrap_or_else(|e| e.into_inner()) = raw.map(|v| v.cloned());
         if let Some(latest) = latest
             && latest > self.pinned
             && !self.warned_newer.swap(true, Ordering::Relaxed)

@@ -1,10 +1,12 @@
-//! The six scenarios of issue 6, and the import-memory scenario of issue 14.
+//! The scenarios: the six of issue 6, the import-memory scenario of issue 14 and the
+//! rate-limited import of issue 9.
 
 pub mod build_cost;
 pub mod documents;
 pub mod import;
 pub mod import_memory;
 pub mod overhead;
+pub mod rate_limited;
 pub mod server;
 pub mod stampede;
 
@@ -20,6 +22,7 @@ pub const ALL: &[(u8, &str)] = &[
     (5, "Large documents"),
     (6, "Code generation and build cost"),
     (7, "Import memory: a national roster"),
+    (8, "Rate-limited import"),
 ];
 
 /// Runs scenario `number`; the asynchronous ones each get a fresh runtime, so no scenario
@@ -38,6 +41,7 @@ pub fn run(number: u8, bench: &Bench) -> anyhow::Result<Section> {
         5 => runtime()?.block_on(documents::run(bench)),
         6 => build_cost::run(bench),
         7 => runtime()?.block_on(import_memory::run(bench)),
+        8 => runtime()?.block_on(rate_limited::run(bench)),
         _ => anyhow::bail!("there is no scenario {number}"),
     }
 }

@@ -11,10 +11,10 @@ use crate::{Bench, fixtures, raw_client, setup};
 
 /// Concurrency levels issue 6 asks for.
 const CONCURRENCY: [usize; 2] = [1, 64];
-/// SDK throughput must be at least this share of raw reqwest's.
-const MIN_THROUGHPUT_RATIO: f64 = 0.95;
-/// SDK p99 latency may exceed raw reqwest's by at most this factor.
-const MAX_P99_RATIO: f64 = 1.10;
+/// SDK throughput must be at least this share of raw reqwest's (issue 9).
+const MIN_THROUGHPUT_RATIO: f64 = 0.97;
+/// SDK p99 latency may exceed raw reqwest's by at most this factor (issue 9).
+const MAX_P99_RATIO: f64 = 1.05;
 
 /// Runs the scenario.
 pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
@@ -25,7 +25,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
         method: format!(
             "`pearsana::Client` versus a minimal raw `reqwest` client (`crates/pearsana-bench/src/raw_client.rs`) \
              that sends the same headers (bearer token, `X-API-Version`, a fresh `X-Request-Id`, \
-             `api-version`, `User-Agent`, `Accept`) with the SDK's default timeout and decodes \
+             `User-Agent`, `Accept`; it also sends progenitor's `api-version`, which the SDK's \
+             ergonomic calls leave out) with the SDK's default timeout and decodes \
              the same typed responses, against the \
              in-process sandbox over loopback. Both use an identically configured \
              `reqwest::Client`. `create user` sends a realistic body (identity, two external \
@@ -117,13 +118,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
     if section.targets.iter().any(|t| !t.met) {
         section.notes.push(
             "Why the SDK misses where it does: on loopback a whole call takes tens of \
-             microseconds, so a few microseconds of per-call work show up as 10–20 %. From \
-             reading the SDK (not profiled), that work is: a task-local call context around \
-             every call, a `tracing` span with fields, `Request::try_clone` before every attempt \
-             (headers and body), a copy of the response headers into the call context, parsing \
-             the three version headers of every response, validation of the request body, and \
-             the token-cache lookup. Against the real API, whose round trips take tens of \
-             milliseconds, the same microseconds are far below 1 %."
+             microseconds, so a few microseconds of per-call work show up as several per cent. \
+             Per call the SDK does, on top of the raw client: request validation (create user), \
+             a `Call` future boxed once, a call span and an attempt span (cheap without a \
+             subscriber), one header map built per attempt, a token-cache lookup (one mutex), \
+             the adaptive throttle's success count (one mutex) and the version-header check \
+             (three comparisons). \
+             Against the real API, whose round trips take tens of milliseconds, the same \
+             microseconds are far below 1 %."
                 .into(),
         );
     }

@@ -94,7 +94,11 @@ where
         },
         None => None,
     };
-    let client = match crate::connect::client(global) {
+    // Imports pace themselves after a `429`, so a rate-limited run converges on the limit
+    // instead of sending requests bound to be refused (explicit: the SDK default may change).
+    let client = match crate::connect::builder(global)
+        .and_then(|builder| Ok(builder.adaptive_throttling(true).build()?))
+    {
         Ok(client) => client,
         Err(e) => return usage(e),
     };

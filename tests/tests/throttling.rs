@@ -1,0 +1,78 @@
+//! Adaptive throttling against the real sandbox's rate limit: after the first `429` the SDK
+//! paces itself, so almost no request is sent that the server must refuse.
+
+use futures_util::StreamExt as _;
+use pearsana::retry::{RetryPolicyExt, SafeRetry};
+use pearsana::{Client, Environment, types};
+use pearsana_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox};
+
+const LIMIT: u32 = 100;
+const USERS: usize = 400;
+const CONCURRENCY: usize = 16;
+
+fn user(i: usize) -> types::CreateUserRequest {
+    serde_json::from_value(serde_json::json!({
+        "identity": {"email": format!("throttle-{i}@example.com"), "firstName": "Jane",
+                     "lastName": "Smith", "roleName": "student"},
+        "externalReferences": [{"namespace": "SIS", "externalId": format!("THR-{i}")}]
+    }))
+    .unwrap()
+}
+
+/// Creates `USERS` users at `CONCURRENCY`; returns the share of requests answered `429`.
+async fn import(adaptive: bool) -> f64 {
+    let sandbox = Sandbox::builder()
+        .rate_limit(Some(LIMIT))
+        .spawn()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .environment(Environment::Custom {
+            api_url: sandbox.url(),
+            auth_url: sandbox.url(),
+        })
+        .credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        .adaptive_throttling(adaptive)
+        // Enough attempts that the unpaced run also finishes.
+        .retry_policy(SafeRetry.with_attempt_limit(50))
+        .build()
+        .unwrap();
+    let results: Vec<_> = futures_util::stream::iter(0..USERS)
+        .map(|i| {
+            let client = client.clone();
+            async move { client.create_or_get_user(&user(i)).await }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    assert!(results.iter().all(Result::is_ok), "every user is created");
+    if adaptive {
+        let rate = client.throttle_rate().expect("the throttle engaged");
+        assert!(rate < f64::from(LIMIT) * 1.1, "paced at {rate:.1}/s");
+    }
+    let stats = sandbox.stats();
+    assert_eq!(stats.users_created, USERS as u64);
+    stats.rate_limited as f64 / (USERS as u64 + stats.rate_limited) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_first_429_the_client_paces_itself_under_the_limit() {
+    let paced = import(true).await;
+    let unpaced = import(false).await;
+    eprintln!(
+        "429 share: {:.2}% paced, {:.2}% unpaced",
+        paced * 100.0,
+        unpaced * 100.0
+    );
+    assert!(
+        paced <= 0.05,
+        "{:.1}% of requests refused with adaptive throttling",
+        paced * 100.0
+    );
+    assert!(
+        unpaced > paced,
+        "unpaced {:.1}% vs paced {:.1}%",
+        unpaced * 100.0,
+        paced * 100.0
+    );
+}
