@@ -91,7 +91,9 @@ pub enum HeaderError {
 /// Where each known column sits in the file.
 #[derive(Debug, Clone)]
 pub struct ColumnIndex {
-    positions: HashMap<&'static str, usize>,
+    /// (canonical name, position): a handful of entries, read for every field of every row,
+    /// so a linear scan beats hashing the name each time.
+    positions: Vec<(&'static str, usize)>,
 }
 
 impl ColumnIndex {
@@ -141,12 +143,17 @@ impl ColumnIndex {
         if !missing.is_empty() {
             return Err(HeaderError::Missing(missing));
         }
-        Ok(Self { positions })
+        Ok(Self {
+            positions: positions.into_iter().collect(),
+        })
     }
 
     /// Position of a column in the file, if present.
     pub fn position(&self, column: &str) -> Option<usize> {
-        self.positions.get(column).copied()
+        self.positions
+            .iter()
+            .find(|(name, _)| *name == column)
+            .map(|&(_, position)| position)
     }
 
     /// The trimmed value of `column` in `record`, or `None` when absent or blank.
