@@ -329,11 +329,13 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
         mib(dry.peak_rss as f64),
         "-".into(),
         secs(Some(dry.wall)),
+        secs(Some(dry.cpu)),
         format!(
-            "{} valid; one pass ≈ {:.2} s = {} rows/s",
+            "{} valid; one pass ≈ {:.2} s = {} rows/s ({} rows/s of CPU time)",
             thousands(rows as f64),
             pass.as_secs_f64(),
-            thousands(pass_rate)
+            thousands(pass_rate),
+            thousands(pass_cpu_rate)
         ),
     ]);
     table.row(vec![
