@@ -423,3 +423,58 @@ async fn an_ambiguous_failure_keeps_an_unsafe_row_in_doubt_but_lets_a_safe_row_r
         }
     }
 }
+
+/// Both passes and a run with a journal whose disk fills up after `writes` appends.
+async fn import_filling_up(text: &str, submitter: Arc<Scripted>, writes: usize) -> Report {
+    let mut roster = read_roster_from(std::io::Cursor::new(text.as_bytes()), "t").unwrap();
+    let mut validation = validate(&Users, &mut roster, |_| {}).unwrap();
+    let expected = Expected {
+        total: validation.total,
+        valid: validation.valid(),
+    };
+    let state = validation.journal_state();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::filling_up_after(&dir.path().join("journal"), writes);
+    let rows = plan(&Users, &mut roster, &validation, |_| {}).unwrap();
+    run(
+        rows,
+        expected,
+        submitter,
+        state,
+        Some(journal),
+        options(1),
+        CancellationToken::new(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_full_disk_stops_sending_and_still_accounts_for_every_row() {
+    // Resending is unsafe: an attempt is journalled before each request. Writes 1-3 succeed
+    // (attempt 1, outcome 1, attempt 2); the outcome of row 2 cannot be written.
+    let mut cautious = Scripted::new(created);
+    cautious.resend_is_safe = false;
+    let cautious = Arc::new(cautious);
+    let report = import_filling_up(&roster(10, &[4]), cautious.clone(), 3).await;
+    assert_eq!(
+        cautious.sent_keys(),
+        vec!["user0@example.org", "user1@example.org"]
+    );
+    let s = &report.summary;
+    assert_eq!(
+        (s.total, s.created, s.failed, s.remaining),
+        (10, 2, 1, 7),
+        "row 2 was created; the invalid row is still reported; the rest is not sent"
+    );
+    let aborted = report.aborted.as_deref().unwrap();
+    assert!(aborted.contains("journal"), "{aborted}");
+    assert_eq!(report.failures[0].code, INVALID_ROW);
+
+    // When the attempt itself cannot be written, the row is not sent at all.
+    let mut cautious = Scripted::new(created);
+    cautious.resend_is_safe = false;
+    let cautious = Arc::new(cautious);
+    let report = import_filling_up(&roster(5, &[]), cautious.clone(), 2).await;
+    assert_eq!(cautious.sent_keys(), vec!["user0@example.org"]);
+    assert_eq!((report.summary.created, report.summary.remaining), (1, 4));
+}

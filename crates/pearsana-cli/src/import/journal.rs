@@ -279,16 +279,37 @@ impl Journal {
         if !existed {
             sync_parent_dir(path);
         }
+        Self::start(path, file).map_err(io)
+    }
+
+    /// Starts the writer thread over `sink`.
+    fn start(path: &Path, sink: impl Sink) -> std::io::Result<Self> {
         let (sender, receiver) = mpsc::unbounded_channel();
         let writer = std::thread::Builder::new()
             .name("pearsana-journal".into())
-            .spawn(move || write_loop(file, receiver))
-            .map_err(io)?;
+            .spawn(move || write_loop(sink, receiver))?;
         Ok(Self {
             path: path.to_path_buf(),
             sender: Some(sender),
             writer: Some(writer),
         })
+    }
+
+    /// A journal whose disk fills up after `writes` successful appends (for tests of what an
+    /// import does then).
+    #[cfg(test)]
+    pub fn filling_up_after(path: &Path, writes: usize) -> Self {
+        struct FillingUp(usize);
+        impl Sink for FillingUp {
+            fn write_durably(&mut self, _bytes: &[u8]) -> std::io::Result<()> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+                }
+                self.0 -= 1;
+                Ok(())
+            }
+        }
+        Self::start(path, FillingUp(writes)).expect("writer thread starts")
     }
 
     /// Appends entries and returns once they are on disk.
@@ -488,7 +509,20 @@ fn read_existing(
     Ok((valid_len, true))
 }
 
-fn write_loop(mut file: File, mut receiver: mpsc::UnboundedReceiver<Request>) {
+/// Where the writer thread puts entries: the journal file (or, in tests, a disk that fills).
+trait Sink: Send + 'static {
+    /// Appends `bytes` and returns once they are on disk.
+    fn write_durably(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
+impl Sink for File {
+    fn write_durably(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)?;
+        self.sync_data()
+    }
+}
+
+fn write_loop(mut sink: impl Sink, mut receiver: mpsc::UnboundedReceiver<Request>) {
     while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
         while let Ok(more) = receiver.try_recv() {
@@ -499,7 +533,7 @@ fn write_loop(mut file: File, mut receiver: mpsc::UnboundedReceiver<Request>) {
             serde_json::to_writer(&mut bytes, entry).expect("entries serialise");
             bytes.push(b'\n');
         }
-        let result = file.write_all(&bytes).and_then(|()| file.sync_data());
+        let result = sink.write_durably(&bytes);
         let failed = result.is_err();
         for (_, ack) in batch {
             let _ = ack.send(match &result {

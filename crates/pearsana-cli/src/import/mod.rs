@@ -1,9 +1,11 @@
 //! Bulk imports from CSV: users, invitations and documents.
 //!
-//! The pipeline is the same for every kind: [`csv_input`] reads the file, [`plan`] validates
-//! every row up front (a kind module says what a row means), [`engine`] sends the valid rows
-//! with bounded concurrency while [`journal`] records each outcome durably, and [`report`]
-//! writes the summary and the failures CSV.
+//! The pipeline is the same for every kind: [`csv_input`] reads the file (row by row, through
+//! [`records`]), [`plan`] validates every row in a first pass and yields them again in a
+//! second (a kind module says what a row means; [`keys`] keeps a hash per row in between),
+//! [`engine`] sends the valid rows with bounded concurrency while [`journal`] records each
+//! outcome durably, and [`report`] writes the summary and the failures CSV. [`files`] keeps
+//! the outputs from overwriting an input.
 
 pub mod csv_input;
 pub mod documents;
@@ -15,6 +17,7 @@ pub mod journal;
 pub mod keys;
 pub mod plan;
 pub mod progress;
+pub mod records;
 pub mod report;
 pub mod submitters;
 pub mod users;
