@@ -21,6 +21,11 @@ pub const SPEC_JSON_PATH: &str = "openapi/pearsana-partner.json";
 pub const GENERATED_PATH: &str = "crates/pearsana-api/src/generated.rs";
 /// Constants taken from the spec (servers, scopes, operations, limits).
 pub const CONSTANTS_PATH: &str = "crates/pearsana-api/src/spec.rs";
+/// The copies of the spec that the sandbox serves: a published crate cannot include files from
+/// outside its own directory.
+pub const SANDBOX_SPEC_YAML_PATH: &str = "crates/pearsana-sandbox/assets/pearsana-partner.yaml";
+/// The JSON copy the sandbox serves.
+pub const SANDBOX_SPEC_JSON_PATH: &str = "crates/pearsana-sandbox/assets/pearsana-partner.json";
 
 /// What to do with the regenerated outputs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -109,6 +114,7 @@ fn generate(root: &Path) -> Result<Vec<Output>> {
         .with_context(|| format!("reading {SPEC_PATH}"))?;
     let spec = parse_spec(&source)?;
     let digest = hex(&Sha256::digest(source.as_bytes()));
+    let json = bundle_json(&source)?;
     Ok(vec![
         Output {
             path: GENERATED_PATH,
@@ -120,7 +126,15 @@ fn generate(root: &Path) -> Result<Vec<Output>> {
         },
         Output {
             path: SPEC_JSON_PATH,
-            contents: bundle_json(&source)?,
+            contents: json.clone(),
+        },
+        Output {
+            path: SANDBOX_SPEC_YAML_PATH,
+            contents: source.clone(),
+        },
+        Output {
+            path: SANDBOX_SPEC_JSON_PATH,
+            contents: json,
         },
     ])
 }
@@ -349,7 +363,14 @@ mod tests {
     fn scratch_tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = workspace_root();
-        for path in [SPEC_PATH, SPEC_JSON_PATH, GENERATED_PATH, CONSTANTS_PATH] {
+        for path in [
+            SPEC_PATH,
+            SPEC_JSON_PATH,
+            GENERATED_PATH,
+            CONSTANTS_PATH,
+            SANDBOX_SPEC_YAML_PATH,
+            SANDBOX_SPEC_JSON_PATH,
+        ] {
             let to = dir.path().join(path);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(root.join(path), to).unwrap();

@@ -60,6 +60,7 @@ pub mod request_id;
 pub mod retry;
 pub mod secret;
 pub mod time;
+mod tls;
 pub mod validate;
 pub mod version;
 

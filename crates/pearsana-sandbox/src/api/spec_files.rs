@@ -3,10 +3,12 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-/// The spec in YAML, as in the repository.
-pub const OPENAPI_YAML: &str = include_str!("../../../../openapi/pearsana-partner.yaml");
-/// The spec in JSON, as in the repository.
-pub const OPENAPI_JSON: &str = include_str!("../../../../openapi/pearsana-partner.json");
+/// The spec in YAML: `cargo xtask codegen` copies `openapi/pearsana-partner.yaml` into this
+/// crate (a published crate cannot include files from outside it) and its `--check` keeps the
+/// copy equal.
+pub const OPENAPI_YAML: &str = include_str!("../../assets/pearsana-partner.yaml");
+/// The spec in JSON, copied the same way from `openapi/pearsana-partner.json`.
+pub const OPENAPI_JSON: &str = include_str!("../../assets/pearsana-partner.json");
 
 fn with_type(body: &'static str, content_type: &'static str) -> Response {
     let mut response = body.into_response();
