@@ -91,6 +91,14 @@ fn run_in(root: &Path, mode: Mode) -> Result<()> {
             drifted.join(", ")
         );
     }
+    // The rendered reference needs Node to rebuild, so the check only compares its stamp; a
+    // write rebuilds it when the spec changed (`cargo xtask docs --check` compares in full).
+    if let Err(stale) = crate::docs::check_stamp(root) {
+        match mode {
+            Mode::Check => return Err(stale),
+            Mode::Write => crate::docs::run_in(root, Mode::Write)?,
+        }
+    }
     if mode == Mode::Check {
         println!("generated files match {SPEC_PATH}");
     }
@@ -370,6 +378,7 @@ mod tests {
             CONSTANTS_PATH,
             SANDBOX_SPEC_YAML_PATH,
             SANDBOX_SPEC_JSON_PATH,
+            crate::docs::DOCS_PATH,
         ] {
             let to = dir.path().join(path);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -404,6 +413,21 @@ mod tests {
         assert!(error.contains(GENERATED_PATH), "{error}");
         run_in(tree.path(), Mode::Write).unwrap();
         run_in(tree.path(), Mode::Check).expect("write repaired the drift");
+    }
+
+    #[test]
+    fn a_reference_page_of_another_spec_fails_the_check() {
+        let tree = scratch_tree();
+        let page = tree.path().join(crate::docs::DOCS_PATH);
+        let text = std::fs::read_to_string(&page).unwrap();
+        let stale = text.replace(
+            "pearsana-spec-sha256\" content=\"",
+            "pearsana-spec-sha256\" content=\"0",
+        );
+        assert_ne!(stale, text, "the page carries the spec's hash");
+        std::fs::write(&page, stale).unwrap();
+        let error = run_in(tree.path(), Mode::Check).unwrap_err().to_string();
+        assert!(error.contains(crate::docs::DOCS_PATH), "{error}");
     }
 
     #[test]
