@@ -118,12 +118,18 @@ fn print_diff(path: &str, current: &str, expected: &str) {
 
 /// Computes every output from the spec on disk.
 fn generate(root: &Path) -> Result<Vec<Output>> {
-    let source = std::fs::read_to_string(root.join(SPEC_PATH))
+    let written = std::fs::read_to_string(root.join(SPEC_PATH))
         .with_context(|| format!("reading {SPEC_PATH}"))?;
+    // The spec as committed carries the code samples of openapi/code-samples/.
+    let source = crate::samples::inject(root, &written)?;
     let spec = parse_spec(&source)?;
     let digest = hex(&Sha256::digest(source.as_bytes()));
     let json = bundle_json(&source)?;
     Ok(vec![
+        Output {
+            path: SPEC_PATH,
+            contents: source.clone(),
+        },
         Output {
             path: GENERATED_PATH,
             contents: generate_client(&spec, &digest)?,
@@ -383,6 +389,17 @@ mod tests {
             let to = dir.path().join(path);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(root.join(path), to).unwrap();
+        }
+        for sub in ["", "curl", "cli"] {
+            let from = root.join(crate::samples::SAMPLES_DIR).join(sub);
+            let to = dir.path().join(crate::samples::SAMPLES_DIR).join(sub);
+            std::fs::create_dir_all(&to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+                }
+            }
         }
         dir
     }
