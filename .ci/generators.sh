@@ -25,7 +25,7 @@ fi
 if [ ! -x .ci/tools/node_modules/.bin/tsc ]; then
   (cd .ci/tools && npm ci --no-audit --no-fund --loglevel=error)
 fi
-export PATH="$PWD/$venv/bin:$PATH"
+export PATH="$(cd "$venv/bin" && pwd):$PATH"
 
 spec=openapi/pearsana-partner.yaml
 out=$target_dir/generated-clients
