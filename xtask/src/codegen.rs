@@ -21,6 +21,11 @@ pub const SPEC_JSON_PATH: &str = "openapi/pearsana-partner.json";
 pub const GENERATED_PATH: &str = "crates/pearsana-api/src/generated.rs";
 /// Constants taken from the spec (servers, scopes, operations, limits).
 pub const CONSTANTS_PATH: &str = "crates/pearsana-api/src/spec.rs";
+/// The copies of the spec that the sandbox serves: a published crate cannot include files from
+/// outside its own directory.
+pub const SANDBOX_SPEC_YAML_PATH: &str = "crates/pearsana-sandbox/assets/pearsana-partner.yaml";
+/// The JSON copy the sandbox serves.
+pub const SANDBOX_SPEC_JSON_PATH: &str = "crates/pearsana-sandbox/assets/pearsana-partner.json";
 
 /// What to do with the regenerated outputs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,6 +91,14 @@ fn run_in(root: &Path, mode: Mode) -> Result<()> {
             drifted.join(", ")
         );
     }
+    // The rendered reference needs Node to rebuild, so the check only compares its stamp; a
+    // write rebuilds it when the spec changed (`cargo xtask docs --check` compares in full).
+    if let Err(stale) = crate::docs::check_stamp(root) {
+        match mode {
+            Mode::Check => return Err(stale),
+            Mode::Write => crate::docs::run_in(root, Mode::Write)?,
+        }
+    }
     if mode == Mode::Check {
         println!("generated files match {SPEC_PATH}");
     }
@@ -105,11 +118,18 @@ fn print_diff(path: &str, current: &str, expected: &str) {
 
 /// Computes every output from the spec on disk.
 fn generate(root: &Path) -> Result<Vec<Output>> {
-    let source = std::fs::read_to_string(root.join(SPEC_PATH))
+    let written = std::fs::read_to_string(root.join(SPEC_PATH))
         .with_context(|| format!("reading {SPEC_PATH}"))?;
+    // The spec as committed carries the code samples of openapi/code-samples/.
+    let source = crate::samples::inject(root, &written)?;
     let spec = parse_spec(&source)?;
     let digest = hex(&Sha256::digest(source.as_bytes()));
+    let json = bundle_json(&source)?;
     Ok(vec![
+        Output {
+            path: SPEC_PATH,
+            contents: source.clone(),
+        },
         Output {
             path: GENERATED_PATH,
             contents: generate_client(&spec, &digest)?,
@@ -120,7 +140,15 @@ fn generate(root: &Path) -> Result<Vec<Output>> {
         },
         Output {
             path: SPEC_JSON_PATH,
-            contents: bundle_json(&source)?,
+            contents: json.clone(),
+        },
+        Output {
+            path: SANDBOX_SPEC_YAML_PATH,
+            contents: source.clone(),
+        },
+        Output {
+            path: SANDBOX_SPEC_JSON_PATH,
+            contents: json,
         },
     ])
 }
@@ -349,10 +377,29 @@ mod tests {
     fn scratch_tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = workspace_root();
-        for path in [SPEC_PATH, SPEC_JSON_PATH, GENERATED_PATH, CONSTANTS_PATH] {
+        for path in [
+            SPEC_PATH,
+            SPEC_JSON_PATH,
+            GENERATED_PATH,
+            CONSTANTS_PATH,
+            SANDBOX_SPEC_YAML_PATH,
+            SANDBOX_SPEC_JSON_PATH,
+            crate::docs::DOCS_PATH,
+        ] {
             let to = dir.path().join(path);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(root.join(path), to).unwrap();
+        }
+        for sub in ["", "curl", "cli"] {
+            let from = root.join(crate::samples::SAMPLES_DIR).join(sub);
+            let to = dir.path().join(crate::samples::SAMPLES_DIR).join(sub);
+            std::fs::create_dir_all(&to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+                }
+            }
         }
         dir
     }
@@ -383,6 +430,21 @@ mod tests {
         assert!(error.contains(GENERATED_PATH), "{error}");
         run_in(tree.path(), Mode::Write).unwrap();
         run_in(tree.path(), Mode::Check).expect("write repaired the drift");
+    }
+
+    #[test]
+    fn a_reference_page_of_another_spec_fails_the_check() {
+        let tree = scratch_tree();
+        let page = tree.path().join(crate::docs::DOCS_PATH);
+        let text = std::fs::read_to_string(&page).unwrap();
+        let stale = text.replace(
+            "pearsana-spec-sha256\" content=\"",
+            "pearsana-spec-sha256\" content=\"0",
+        );
+        assert_ne!(stale, text, "the page carries the spec's hash");
+        std::fs::write(&page, stale).unwrap();
+        let error = run_in(tree.path(), Mode::Check).unwrap_err().to_string();
+        assert!(error.contains(crate::docs::DOCS_PATH), "{error}");
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod bench;
 mod bounds;
 mod codegen;
 mod constants;
+mod docs;
+mod samples;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,8 @@ usage: cargo xtask <task>
 tasks:
   codegen           regenerate the client crate and the JSON spec from openapi/pearsana-partner.yaml
   codegen --check   fail (and print a diff) if the committed generated files differ from the spec
+  docs              render the spec to crates/pearsana-sandbox/assets/api-reference.html (Redocly)
+  docs --check      fail if that page differs from a fresh render
   bench             run the benchmarks of issue 6 (release builds, Prism) and write BENCHMARKS.md
   bench --smoke     run every benchmark scenario at a tiny size (writes target/bench-smoke.md)
 ";
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["codegen"] => codegen::run(codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
+        ["docs"] => docs::run(codegen::Mode::Write),
+        ["docs", "--check"] => docs::run(codegen::Mode::Check),
         ["bench"] => bench::run(bench::Mode::Full),
         ["bench", "--smoke"] => bench::run(bench::Mode::Smoke),
         ["help" | "--help" | "-h"] | [] => {

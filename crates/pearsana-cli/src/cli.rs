@@ -114,8 +114,10 @@ pub enum Command {
     #[command(subcommand)]
     Documents(DocumentsCommand),
     /// Run the embedded sandbox server (same flags as `pearsana-sandbox`).
+    #[cfg(feature = "sandbox")]
     Sandbox(SandboxCommand),
     /// Run the whole partner flow against an in-process sandbox: no credentials, no network.
+    #[cfg(feature = "sandbox")]
     Demo(DemoArgs),
     /// Print a shell completion script, e.g. `pearsana completions bash > ~/.local/share/bash-completion/completions/pearsana`.
     Completions {
@@ -289,6 +291,7 @@ fn parse_concurrency(value: &str) -> Result<usize, String> {
 }
 
 /// Flags of `pearsana demo`.
+#[cfg(feature = "sandbox")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Requests in flight during the demo import.
@@ -297,6 +300,7 @@ pub struct DemoArgs {
 }
 
 /// `pearsana sandbox`: the sandbox server's own flags.
+#[cfg(feature = "sandbox")]
 #[derive(Debug, Args)]
 pub struct SandboxCommand {
     /// The flags of `pearsana-sandbox`.

@@ -45,6 +45,13 @@ pub fn environment(global: &GlobalArgs) -> Environment {
     }
 }
 
+/// The App Client that a local sandbox always has (`pearsana_sandbox::DEFAULT_CLIENT_ID`),
+/// used for `--env local` without credentials. Spelled out here so a CLI built without the
+/// `sandbox` feature still knows it; a test keeps it equal to the sandbox's.
+pub const LOCAL_CLIENT_ID: &str = "sandbox-client";
+/// The secret of [`LOCAL_CLIENT_ID`] (`pearsana_sandbox::DEFAULT_CLIENT_SECRET`).
+pub const LOCAL_CLIENT_SECRET: &str = "sandbox-secret";
+
 /// A client builder configured from the flags. With `--env local` and no credentials, the
 /// local sandbox's default App Client is used.
 pub fn builder(global: &GlobalArgs) -> Result<ClientBuilder, ConnectError> {
@@ -54,10 +61,7 @@ pub fn builder(global: &GlobalArgs) -> Result<ClientBuilder, ConnectError> {
     match (&global.client_id, &global.client_secret) {
         (Some(id), Some(secret)) => builder = builder.credentials(id.clone(), secret.clone()),
         (None, None) if global.env == Some(EnvName::Local) => {
-            builder = builder.credentials(
-                pearsana_sandbox::DEFAULT_CLIENT_ID,
-                pearsana_sandbox::DEFAULT_CLIENT_SECRET,
-            );
+            builder = builder.credentials(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET);
         }
         (None, None) => {}
         _ => return Err(ConnectError::HalfCredentials),
@@ -84,4 +88,16 @@ pub fn builder(global: &GlobalArgs) -> Result<ClientBuilder, ConnectError> {
 /// The client the flags describe.
 pub fn client(global: &GlobalArgs) -> Result<Client, ConnectError> {
     Ok(builder(global)?.build()?)
+}
+
+#[cfg(all(test, feature = "sandbox"))]
+mod local_credentials {
+    #[test]
+    fn local_defaults_are_the_sandboxes() {
+        assert_eq!(super::LOCAL_CLIENT_ID, pearsana_sandbox::DEFAULT_CLIENT_ID);
+        assert_eq!(
+            super::LOCAL_CLIENT_SECRET,
+            pearsana_sandbox::DEFAULT_CLIENT_SECRET
+        );
+    }
 }

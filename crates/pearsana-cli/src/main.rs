@@ -28,7 +28,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    #[cfg(feature = "sandbox")]
     let serving = matches!(cli.command, cli::Command::Sandbox(_));
+    #[cfg(not(feature = "sandbox"))]
+    let serving = false;
     logging::init(cli.global.verbose, serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

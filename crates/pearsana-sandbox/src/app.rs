@@ -71,6 +71,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(TOKEN_PATH, post(token_endpoint::token))
         .route("/openapi.yaml", get(spec_files::yaml))
         .route("/openapi.json", get(spec_files::json))
+        .route("/docs", get(spec_files::docs))
+        // The reference routes by path (`/docs/users`, ...); every such page is the same file.
+        .route("/docs/{*page}", get(spec_files::docs))
         .route(
             "/sandbox/v1/invitations/{action}",
             post(helpers::accept_invitation),

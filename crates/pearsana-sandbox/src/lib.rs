@@ -1,8 +1,8 @@
 //! A local Pearsana Partner API server for offline development and tests.
 //!
 //! It serves the six operations of `openapi/pearsana-partner.yaml`, the OAuth 2.0 token
-//! endpoint (`POST /oauth2/token`) and the spec itself (`GET /openapi.yaml`, `GET
-//! /openapi.json`) on one listener, following the documented behaviour and the project's
+//! endpoint (`POST /oauth2/token`), the spec itself (`GET /openapi.yaml`, `GET
+//! /openapi.json`) and its rendered reference (`GET /docs`) on one listener, following the documented behaviour and the project's
 //! `ASSUMPTIONS.md`: signed JWT access tokens, scope checks, date versioning, request ids,
 //! field-by-field validation, users, invitations and documents kept in memory, and batch
 //! submissions with per-item results. Faults (failures, dropped connections, latency, a rate

@@ -131,3 +131,24 @@ async fn a_batch_item_over_a_bound_fails_alone() {
         ])
     );
 }
+
+#[tokio::test]
+async fn an_item_id_over_its_bound_refuses_the_whole_batch() {
+    // Every result repeats its itemId, so an over-long one cannot fail alone.
+    let sandbox = start().await;
+    let token = token(&sandbox).await;
+    let mut item = document_body("SIS", "STU-1");
+    item["itemId"] = json!("i".repeat(max_length("items[].itemId") + 1));
+    let answer = post(
+        &sandbox,
+        &token,
+        "/v1/documents:submitBatch",
+        &json!({"items": [item]}),
+    )
+    .await;
+    answer.assert_error(400, "VALIDATION_ERROR");
+    assert_eq!(
+        answer.errors(),
+        ["items[0].itemId must be at most 128 characters"]
+    );
+}

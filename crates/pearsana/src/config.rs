@@ -420,7 +420,7 @@ impl ClientBuilder {
             .map_err(|_| invalid("user_agent", "is not a valid HTTP header value"))?;
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
+            None => crate::tls::client_builder()
                 .user_agent(user_agent.clone())
                 .connect_timeout(Duration::from_secs(10))
                 .redirect(crate::redirect::policy())

@@ -105,6 +105,7 @@ pub mod retry;
 pub mod secret;
 mod throttle;
 pub mod time;
+mod tls;
 pub mod validate;
 pub mod version;
 

@@ -1,6 +1,7 @@
 //! One function per command; [`run`] dispatches.
 
 pub mod calls;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod import;
 
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> Exit {
             );
             import::run_import(kind, args, global, printer, DocumentSubmitter).await
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(sandbox) => match pearsana_sandbox::run(sandbox.args.clone()).await {
             Ok(()) => Exit::Success,
             Err(e) => {
@@ -52,6 +54,7 @@ pub async fn run(cli: Cli) -> Exit {
                 Exit::Usage
             }
         },
+        #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::demo(args, printer).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use pearsana_api::spec::{
-    BATCH_MAX_ITEMS, BATCH_MIN_ITEMS, MAX_DOCUMENT_BYTES, operations, scopes,
+    BATCH_MAX_ITEMS, BATCH_MIN_ITEMS, MAX_DOCUMENT_BYTES, operations, request_bound, scopes,
 };
 use pearsana_api::types::{
     BatchItemError, BatchItemResult, BatchItemStatus, BatchSummary, Document, ErrorCode,
@@ -271,6 +271,13 @@ fn check_envelope(value: &Value) -> Result<&Vec<Value>, ApiError> {
         ) {
             if seen.contains(&id) {
                 p.add(format!("{path}.itemId must be unique within the batch"));
+            }
+            // Each result repeats its item's id, so an id over the spec's bound refuses the
+            // whole request instead of failing one item with an answer that breaks the schema.
+            if let Some(max) = request_bound("items[].itemId").and_then(|b| b.max_length)
+                && id.chars().count() > max
+            {
+                p.add(format!("{path}.itemId must be at most {max} characters"));
             }
             seen.push(id);
         }

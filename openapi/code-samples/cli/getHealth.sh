@@ -1,0 +1,2 @@
+# Install: cargo install pearsana-cli. Hosts from --env / PEARSANA_API_URL; no credentials needed.
+pearsana health

@@ -1,0 +1,2 @@
+# No credentials needed.
+curl -fsS "${PEARSANA_API_URL:-https://sandbox.api.pearsana.com}/health"

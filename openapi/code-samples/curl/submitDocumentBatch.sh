@@ -1,0 +1,19 @@
+# An access token from the client credentials grant (PEARSANA_CLIENT_ID / _SECRET).
+TOKEN=$(curl -fsS -X POST "${PEARSANA_AUTH_URL:-https://sandbox.auth.pearsana.com}/oauth2/token" \
+  -d grant_type=client_credentials \
+  --data-urlencode "client_id=$PEARSANA_CLIENT_ID" \
+  --data-urlencode "client_secret=$PEARSANA_CLIENT_SECRET" |
+  sed -E 's/.*"access_token" *: *"([^"]+)".*/\1/')
+
+curl -fsS -X POST "${PEARSANA_API_URL:-https://sandbox.api.pearsana.com}/v1/documents:submitBatch" \
+  -H "Authorization: Bearer $TOKEN" \
+  -H "X-API-Version: 2026-01-30" \
+  -H "Content-Type: application/json" \
+  -d '{
+    "items": [
+      {"itemId": "item-001", "externalReference": {"namespace": "SIS", "externalId": "STU-2024-001"},
+       "documentType": "OFFICIAL_TRANSCRIPT", "file": "JVBERi0xLjQK", "filename": "transcript.pdf"},
+      {"itemId": "item-002", "externalReference": {"namespace": "SIS", "externalId": "STU-2024-001"},
+       "documentType": "DIPLOMA", "file": "JVBERi0xLjQK", "filename": "diploma.pdf"}
+    ]
+  }'
