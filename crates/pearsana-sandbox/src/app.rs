@@ -13,6 +13,7 @@ use crate::body::{self, BodyBudget};
 use crate::config::SandboxConfig;
 use crate::context::{self, TOKEN_PATH};
 use crate::faults::{self, FaultInjector, FaultScript, RateLimiter};
+use crate::persist::{Database, PersistError};
 use crate::request_log::RequestLog;
 use crate::stats::Stats;
 use crate::store::Store;
@@ -42,20 +43,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a configuration.
-    pub fn new(config: SandboxConfig) -> Self {
+    /// State for a configuration; opens the data directory when one is configured.
+    pub fn new(config: SandboxConfig) -> Result<Self, PersistError> {
+        let store = match &config.data_dir {
+            Some(dir) => Store::open(Database::open(dir)?)?,
+            None => Store::default(),
+        };
         let faults = &config.faults;
-        Self {
+        Ok(Self {
             faults: FaultInjector::new(faults),
             limiter: faults.rate_limit.map(RateLimiter::new),
             signer: TokenSigner::new(),
-            store: Store::default(),
+            store,
             stats: Stats::default(),
             script: FaultScript::default(),
             requests: RequestLog::default(),
             body_budget: BodyBudget::new(config.limits.max_inflight_body_bytes),
             config,
-        }
+        })
     }
 }
 

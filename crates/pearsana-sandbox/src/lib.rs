@@ -46,6 +46,7 @@ mod context;
 mod error;
 mod faults;
 mod hyper_errors;
+mod persist;
 mod request_id;
 mod request_log;
 mod server;

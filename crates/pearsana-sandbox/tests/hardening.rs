@@ -152,6 +152,8 @@ async fn unauthenticated_large_posts_do_not_grow_memory() {
         stdout.read_exact(&mut byte).await.unwrap();
         banner.push(byte[0]);
     }
+    // Keep reading, so that the rest of the banner never meets a closed pipe.
+    tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await });
     let banner = String::from_utf8(banner).unwrap();
     let addr = banner.trim().rsplit("http://").next().unwrap().to_string();
 

@@ -198,7 +198,9 @@ fn store_document(
         verification_metadata: Default::default(),
     };
     extra(&mut record);
-    app.store.add_document(org, record);
+    app.store
+        .add_document(org, record)
+        .map_err(crate::api::users::conflict_error)?;
     bump(&app.stats.documents_created);
     Ok(document)
 }

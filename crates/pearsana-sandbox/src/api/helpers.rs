@@ -179,11 +179,14 @@ pub async fn push_faults(
 
 /// `POST /sandbox/v1/reset`: forgets all state (users, links, invitations, documents, the
 /// request log and the fault script); counters and configuration stay.
-pub async fn reset(State(app): State<Arc<AppState>>, _caller: Caller) -> StatusCode {
-    app.store.clear();
+pub async fn reset(
+    State(app): State<Arc<AppState>>,
+    _caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    app.store.clear().map_err(conflict_error)?;
     app.requests.clear();
     app.script.clear();
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /sandbox/v1/faults`: empties the fault script.

@@ -81,6 +81,10 @@ pub fn conflict_error(conflict: Conflict) -> ApiError {
             ..Default::default()
         }),
         Conflict::UnknownInvitation => ApiError::new(ErrorCode::NotFound, "No such invitation."),
+        Conflict::Storage(reason) => {
+            tracing::error!(%reason, "the data directory refused a write");
+            ApiError::internal()
+        }
     }
 }
 
