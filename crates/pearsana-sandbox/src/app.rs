@@ -6,7 +6,7 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::api::{documents, health, helpers, invitations, spec_files, users};
+use crate::api::{console, documents, health, helpers, invitations, spec_files, users};
 use crate::auth::jwt::TokenSigner;
 use crate::auth::{guard, token_endpoint};
 use crate::body::{self, BodyBudget};
@@ -67,6 +67,9 @@ impl AppState {
 /// The router with every route, the 404 fallback and the layers.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/", get(console::index))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
         .route("/health", get(health::health))
         .route("/ping", get(health::ping))
         .route("/v1/users", post(users::create_user))
