@@ -302,6 +302,24 @@ async fn hypers_own_errors_carry_the_envelope() {
     bad_header.assert_envelope(400, "VALIDATION_ERROR");
 }
 
+#[tokio::test]
+async fn extractor_rejections_carry_the_envelope() {
+    let sandbox = start().await;
+    let token = token(&sandbox).await;
+    // axum's path extractor refuses invalid percent-encoding with a plain-text 400.
+    let answer = raw(
+        &sandbox,
+        format!(
+            "POST /sandbox/v1/invitations/%FF:accept HTTP/1.1\r\nhost: x\r\n\
+             authorization: Bearer {token}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    answer.assert_envelope(400, "VALIDATION_ERROR");
+}
+
 // Item 14 -------------------------------------------------------------------------------------
 
 #[tokio::test]
