@@ -46,7 +46,10 @@ impl AppState {
     /// State for a configuration; opens the data directory when one is configured.
     pub fn new(config: SandboxConfig) -> Result<Self, PersistError> {
         let store = match &config.data_dir {
-            Some(dir) => Store::open(Database::open(dir)?)?,
+            Some(dir) => {
+                let (database, snapshot) = Database::open(dir)?;
+                Store::open(database, snapshot)?
+            }
             None => Store::default(),
         };
         let faults = &config.faults;

@@ -1,7 +1,7 @@
 //! State, one partition per organisation: users, linked external references, invitations and
 //! document metadata (file bytes are not kept). It lives in memory; with a data directory
-//! every write is committed to its database (see [`crate::persist`]) before memory changes and
-//! before the answer goes out.
+//! every write is also queued, under the store's lock and so in order, to its database (see
+//! [`crate::persist`]), and handlers wait for [`Store::flush`] before they answer.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use pearsana_api::types;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::persist::{Database, Kind, PersistError, Put};
+use crate::persist::{Database, Kind, PersistError, Put, Snapshot, decode};
 
 /// Decodes one of the fixed words records use (`api`, `pending`, …) back into its constant.
 fn known_word<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
@@ -242,10 +242,11 @@ pub struct NewInvitation {
 }
 
 impl Store {
-    /// A store kept in `database` too, starting from what it holds.
-    pub fn open(database: Database) -> Result<Self, PersistError> {
+    /// A store kept in `database` too, starting from what it held when opened.
+    pub fn open(database: Database, snapshot: Snapshot) -> Result<Self, PersistError> {
         let mut organisations: HashMap<String, Organisation> = HashMap::new();
-        for (org, mut user) in database.load::<UserRecord>(Kind::User)? {
+        for (org, json) in snapshot.users {
+            let mut user: UserRecord = decode(Kind::User, &json)?;
             let o = organisations.entry(org).or_default();
             for r in &mut user.external_references {
                 r.submitted_namespace.clone_from(&r.namespace);
@@ -254,7 +255,8 @@ impl Store {
             o.user_by_email.insert(user.email.clone(), o.users.len());
             o.users.push(user);
         }
-        for (org, mut invitation) in database.load::<InvitationRecord>(Kind::Invitation)? {
+        for (org, json) in snapshot.invitations {
+            let mut invitation: InvitationRecord = decode(Kind::Invitation, &json)?;
             for r in &mut invitation.external_references {
                 r.submitted_namespace.clone_from(&r.namespace);
             }
@@ -264,7 +266,8 @@ impl Store {
                 .invitations
                 .push(invitation);
         }
-        for (org, document) in database.load::<DocumentRecord>(Kind::Document)? {
+        for (org, json) in snapshot.documents {
+            let document: DocumentRecord = decode(Kind::Document, &json)?;
             organisations
                 .entry(org)
                 .or_default()
@@ -283,7 +286,16 @@ impl Store {
         puts: impl FnOnce() -> Result<Vec<Put>, PersistError>,
     ) -> Result<(), Conflict> {
         if let Some(database) = &self.database {
-            database.write(&puts()?)?;
+            database.write(puts()?)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every write made so far is on disk (at once without a data directory).
+    /// Handlers call it before answering a write with a `2xx`.
+    pub async fn flush(&self) -> Result<(), Conflict> {
+        if let Some(database) = &self.database {
+            database.flush().await?;
         }
         Ok(())
     }

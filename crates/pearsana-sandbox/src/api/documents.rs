@@ -228,6 +228,11 @@ pub async fn submit(
     let document = store_document(&app, &caller, &checked, submission, |record| {
         record.verification_metadata = request.verification_metadata.clone();
     })?;
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store
+        .flush()
+        .await
+        .map_err(crate::api::users::conflict_error)?;
     Ok((
         StatusCode::CREATED,
         Json(SubmitDocumentResponse { document }),
@@ -372,6 +377,11 @@ pub async fn submit_batch(
             total,
         },
     };
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store
+        .flush()
+        .await
+        .map_err(crate::api::users::conflict_error)?;
     Ok(Json(response).into_response())
 }
 

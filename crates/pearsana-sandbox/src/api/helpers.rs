@@ -58,6 +58,8 @@ pub async fn accept_invitation(
     if created {
         bump(&app.stats.users_created);
     }
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store.flush().await.map_err(conflict_error)?;
     Ok(Json(AcceptResponse {
         invitation: record.to_api(),
         user_id: record.user_id,
@@ -184,6 +186,7 @@ pub async fn reset(
     _caller: Caller,
 ) -> Result<StatusCode, ApiError> {
     app.store.clear().map_err(conflict_error)?;
+    app.store.flush().await.map_err(conflict_error)?;
     app.requests.clear();
     app.script.clear();
     Ok(StatusCode::NO_CONTENT)

@@ -109,6 +109,8 @@ pub async fn create_user(
         .create_user(&caller.organisation_id, new)
         .map_err(conflict_error)?;
     bump(&app.stats.users_created);
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store.flush().await.map_err(conflict_error)?;
     let response = CreateUserResponse {
         email: user.email,
         organisation_id: caller.organisation_id,
