@@ -6,13 +6,14 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::api::{documents, health, helpers, invitations, spec_files, users};
+use crate::api::{console, documents, health, helpers, invitations, spec_files, users};
 use crate::auth::jwt::TokenSigner;
 use crate::auth::{guard, token_endpoint};
 use crate::body::{self, BodyBudget};
 use crate::config::SandboxConfig;
 use crate::context::{self, TOKEN_PATH};
 use crate::faults::{self, FaultInjector, FaultScript, RateLimiter};
+use crate::persist::{Database, PersistError};
 use crate::request_log::RequestLog;
 use crate::stats::Stats;
 use crate::store::Store;
@@ -42,26 +43,36 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a configuration.
-    pub fn new(config: SandboxConfig) -> Self {
+    /// State for a configuration; opens the data directory when one is configured.
+    pub fn new(config: SandboxConfig) -> Result<Self, PersistError> {
+        let store = match &config.data_dir {
+            Some(dir) => {
+                let (database, snapshot) = Database::open(dir)?;
+                Store::open(database, snapshot)?
+            }
+            None => Store::default(),
+        };
         let faults = &config.faults;
-        Self {
+        Ok(Self {
             faults: FaultInjector::new(faults),
             limiter: faults.rate_limit.map(RateLimiter::new),
             signer: TokenSigner::new(),
-            store: Store::default(),
+            store,
             stats: Stats::default(),
             script: FaultScript::default(),
             requests: RequestLog::default(),
             body_budget: BodyBudget::new(config.limits.max_inflight_body_bytes),
             config,
-        }
+        })
     }
 }
 
 /// The router with every route, the 404 fallback and the layers.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/", get(console::index))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
         .route("/health", get(health::health))
         .route("/ping", get(health::ping))
         .route("/v1/users", post(users::create_user))

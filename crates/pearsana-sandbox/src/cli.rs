@@ -68,6 +68,11 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_secs())]
     pub body_timeout: u64,
 
+    /// Keeps users, references, invitations and document metadata in DIR across restarts
+    /// (an SQLite database; every acknowledged write is on disk before its answer).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+
     /// Mebibytes of request bodies held in memory at once, across all requests.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_INFLIGHT_BODY_BYTES >> 20)]
     pub max_body_memory: usize,
@@ -97,6 +102,7 @@ impl SandboxArgs {
                 body_read_timeout: Duration::from_secs(self.body_timeout),
                 max_inflight_body_bytes: self.max_body_memory.saturating_mul(1 << 20),
             },
+            data_dir: self.data_dir.clone(),
         }
     }
 }
@@ -137,6 +143,9 @@ pub fn banner(sandbox: &RunningSandbox) -> String {
             f.rate_limit.map_or("none".into(), |n| format!("{n}/s")),
             f.seed.map_or("random".into(), |s| s.to_string()),
         ));
+    }
+    if let Some(dir) = &config.data_dir {
+        lines.push(format!("  data directory: {}", dir.display()));
     }
     lines.join("\n")
 }

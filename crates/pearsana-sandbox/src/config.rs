@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pearsana_api::spec::scopes;
@@ -240,6 +241,8 @@ pub struct SandboxConfig {
     pub organisation_id: String,
     /// Connection, timeout and memory bounds.
     pub limits: Limits,
+    /// Where state is kept across restarts; `None` keeps it in memory only.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -251,6 +254,7 @@ impl Default for SandboxConfig {
             faults: FaultConfig::default(),
             organisation_id: DEFAULT_ORGANISATION_ID.into(),
             limits: Limits::default(),
+            data_dir: None,
         }
     }
 }

@@ -23,6 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use pearsana_api::spec::{self, API_VERSION, OLDEST_SUPPORTED_VERSION, Operation};
+use pearsana_api::types::ErrorCode;
 use tokio::sync::Notify;
 
 use crate::app::AppState;
@@ -147,7 +148,7 @@ pub async fn layer(State(app): State<Arc<AppState>>, mut request: Request, next:
         .extensions()
         .get::<AppliedFault>()
         .map(|f| f.0.clone());
-    let mut response = finish(response, &context.request_id, method.as_str(), uri.path());
+    let mut response = finish(response, &context.request_id, method.as_str(), uri.path()).await;
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&context.request_id) {
         headers.insert(REQUEST_ID_HEADER, value);
@@ -177,12 +178,14 @@ pub async fn layer(State(app): State<Arc<AppState>>, mut request: Request, next:
     response
 }
 
-/// Renders errors a handler (or the router) left for this layer.
-fn finish(mut response: Response, request_id: &str, method: &str, path: &str) -> Response {
+/// Renders errors a handler (or the router) left for this layer, and puts any other error
+/// answer without the envelope (an axum extractor's plain-text rejection, say) into one.
+async fn finish(mut response: Response, request_id: &str, method: &str, path: &str) -> Response {
     if let Some(PendingError(error)) = response.extensions_mut().remove::<PendingError>() {
         return error.render(request_id);
     }
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+    let status = response.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)
     {
         let allow = response
@@ -192,7 +195,45 @@ fn finish(mut response: Response, request_id: &str, method: &str, path: &str) ->
             .map(str::to_string);
         return ApiError::method_not_allowed(method, path, allow).render(request_id);
     }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        return unenveloped(response, request_id).await;
+    }
     response
+}
+
+/// The envelope for an error answer that lacks one, keeping its status and (short) text.
+async fn unenveloped(response: Response, request_id: &str) -> Response {
+    use http_body_util::BodyExt as _;
+    let status = response.status();
+    let body = http_body_util::Limited::new(response.into_body(), 1024);
+    let text = match body.collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_string(),
+        Err(_) => String::new(),
+    };
+    let code = if status.is_server_error() {
+        ErrorCode::InternalServerError
+    } else if status == StatusCode::NOT_FOUND {
+        ErrorCode::NotFound
+    } else {
+        ErrorCode::ValidationError
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("The request failed.")
+            .to_string()
+    } else {
+        text
+    };
+    ApiError::new(code, message)
+        .with_status(status)
+        .render(request_id)
 }
 
 /// The router's fallback: `404 NOT_FOUND` in the envelope.

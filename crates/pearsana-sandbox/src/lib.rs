@@ -4,10 +4,13 @@
 //! endpoint (`POST /oauth2/token`), the spec itself (`GET /openapi.yaml`, `GET
 //! /openapi.json`) and its rendered reference (`GET /docs`) on one listener, following the documented behaviour and the project's
 //! `ASSUMPTIONS.md`: signed JWT access tokens, scope checks, date versioning, request ids,
-//! field-by-field validation, users, invitations and documents kept in memory, and batch
-//! submissions with per-item results. Faults (failures, dropped connections, latency, a rate
-//! limit) can be injected reproducibly. Test helpers under `/sandbox/v1` accept invitations and
-//! read state back.
+//! field-by-field validation, users, invitations and documents kept in memory (or in an SQLite
+//! database with [`SandboxBuilder::data_dir`]), and batch submissions with per-item results.
+//! Faults (failures, dropped connections, lost answers, latency, a rate limit) can be injected
+//! reproducibly, per request with the [`FAULT_HEADER`] header or by a fault script. Test helpers
+//! under `/sandbox/v1` accept invitations, read state and the request log back, and reset; a
+//! browser console at `/` shows it all. Connections, timeouts and request-body memory are
+//! bounded ([`Limits`]), and every error follows the documented envelope.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -46,6 +49,7 @@ mod context;
 mod error;
 mod faults;
 mod hyper_errors;
+mod persist;
 mod request_id;
 mod request_log;
 mod server;

@@ -22,6 +22,7 @@ use crate::app::{AppState, router};
 use crate::config::{AppClient, ClientSecret, ConfigError, Limits, SandboxConfig};
 use crate::context::{ConnectionKiller, Overloaded};
 use crate::hyper_errors::EnvelopeHyperErrors;
+use crate::persist::PersistError;
 use crate::stats::SandboxStats;
 use crate::store::{DocumentRecord, InvitationRecord, UserRecord};
 
@@ -34,6 +35,9 @@ pub enum SandboxError {
     /// A configuration value is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The data directory could not be opened or read.
+    #[error(transparent)]
+    Storage(#[from] PersistError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -133,6 +137,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// Keeps state in `dir` across restarts (created if missing).
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+
     /// Connection, timeout and memory bounds.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
@@ -161,7 +171,7 @@ impl SandboxBuilder {
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let limits = self.config.limits.clone();
-        let state = Arc::new(AppState::new(self.config));
+        let state = Arc::new(AppState::new(self.config)?);
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(serve(listener, app, limits, stop_rx));

@@ -1,16 +1,37 @@
-//! In-memory state, one partition per organisation: users, linked external references,
-//! invitations and document metadata (file bytes are not kept).
+//! State, one partition per organisation: users, linked external references, invitations and
+//! document metadata (file bytes are not kept). It lives in memory; with a data directory
+//! every write is also queued, under the store's lock and so in order, to its database (see
+//! [`crate::persist`]), and handlers wait for [`Store::flush`] before they answer.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use pearsana_api::types;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::persist::{Database, Kind, PersistError, Put, Snapshot, decode};
+
+/// Decodes one of the fixed words records use (`api`, `pending`, …) back into its constant.
+fn known_word<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    const WORDS: [&str; 6] = [
+        "api",
+        "invitation",
+        "pending",
+        "accepted",
+        "new",
+        "existing",
+    ];
+    let word = String::deserialize(deserializer)?;
+    WORDS
+        .into_iter()
+        .find(|known| *known == word)
+        .ok_or_else(|| serde::de::Error::custom(format_args!("unknown value `{word}`")))
+}
 
 /// An external reference after normalisation (ASSUMPTIONS U1): namespace lowercase, external
 /// id trimmed. The values as submitted are kept for error messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NormalizedRef {
     /// Lowercased namespace.
@@ -38,7 +59,7 @@ impl NormalizedRef {
 }
 
 /// A stored user, as the read-back helper shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRecord {
     /// Identifier.
@@ -57,20 +78,23 @@ pub struct UserRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<types::UserProfile>,
     /// How the user came to be: `api` or `invitation`.
+    #[serde(deserialize_with = "known_word")]
     pub source: &'static str,
     /// When the user was created.
     pub creation_date_time: DateTime<Utc>,
 }
 
 /// A stored invitation, as the read-back helper shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationRecord {
     /// Identifier.
     pub invitation_id: String,
     /// `pending` or `accepted`.
+    #[serde(deserialize_with = "known_word")]
     pub status: &'static str,
     /// `new` or `existing`, decided when the invitation was created.
+    #[serde(deserialize_with = "known_word")]
     pub user_state: &'static str,
     /// Lowercased email.
     pub email: String,
@@ -108,7 +132,7 @@ impl InvitationRecord {
 }
 
 /// A stored document's metadata, as the read-back helper shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentRecord {
     /// The document as the API answered it.
@@ -123,10 +147,10 @@ pub struct DocumentRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_reference_id: Option<String>,
     /// Key-value metadata (batch items).
-    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
     pub metadata: HashMap<String, String>,
     /// Verification metadata.
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub verification_metadata: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -144,6 +168,14 @@ pub enum Conflict {
     ExternalRef(NormalizedRef),
     /// No invitation with this id.
     UnknownInvitation,
+    /// The data directory could not record the write; nothing changed.
+    Storage(String),
+}
+
+impl From<PersistError> for Conflict {
+    fn from(error: PersistError) -> Self {
+        Self::Storage(error.to_string())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -166,21 +198,13 @@ impl Organisation {
             })
             .cloned()
     }
-
-    fn link(&mut self, user_index: usize, refs: &[NormalizedRef]) {
-        let user = &mut self.users[user_index];
-        for r in refs {
-            if self.linked.insert(r.key(), user.user_id.clone()).is_none() {
-                user.external_references.push(r.clone());
-            }
-        }
-    }
 }
 
 /// The sandbox's state.
 #[derive(Debug, Default)]
 pub struct Store {
     organisations: Mutex<HashMap<String, Organisation>>,
+    database: Option<Database>,
 }
 
 /// A user to create.
@@ -218,6 +242,64 @@ pub struct NewInvitation {
 }
 
 impl Store {
+    /// A store kept in `database` too, starting from what it held when opened.
+    pub fn open(database: Database, snapshot: Snapshot) -> Result<Self, PersistError> {
+        let mut organisations: HashMap<String, Organisation> = HashMap::new();
+        for (org, json) in snapshot.users {
+            let mut user: UserRecord = decode(Kind::User, &json)?;
+            let o = organisations.entry(org).or_default();
+            for r in &mut user.external_references {
+                r.submitted_namespace.clone_from(&r.namespace);
+                o.linked.insert(r.key(), user.user_id.clone());
+            }
+            o.user_by_email.insert(user.email.clone(), o.users.len());
+            o.users.push(user);
+        }
+        for (org, json) in snapshot.invitations {
+            let mut invitation: InvitationRecord = decode(Kind::Invitation, &json)?;
+            for r in &mut invitation.external_references {
+                r.submitted_namespace.clone_from(&r.namespace);
+            }
+            organisations
+                .entry(org)
+                .or_default()
+                .invitations
+                .push(invitation);
+        }
+        for (org, json) in snapshot.documents {
+            let document: DocumentRecord = decode(Kind::Document, &json)?;
+            organisations
+                .entry(org)
+                .or_default()
+                .documents
+                .push(document);
+        }
+        Ok(Self {
+            organisations: Mutex::new(organisations),
+            database: Some(database),
+        })
+    }
+
+    /// Commits `puts` when there is a database (a no-op in memory).
+    fn persist(
+        &self,
+        puts: impl FnOnce() -> Result<Vec<Put>, PersistError>,
+    ) -> Result<(), Conflict> {
+        if let Some(database) = &self.database {
+            database.write(puts()?)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every write made so far is on disk (at once without a data directory).
+    /// Handlers call it before answering a write with a `2xx`.
+    pub async fn flush(&self) -> Result<(), Conflict> {
+        if let Some(database) = &self.database {
+            database.flush().await?;
+        }
+        Ok(())
+    }
+
     fn with_org<T>(&self, org: &str, f: impl FnOnce(&mut Organisation) -> T) -> T {
         let mut orgs = self.organisations.lock().unwrap_or_else(|e| e.into_inner());
         f(orgs.entry(org.to_string()).or_default())
@@ -235,9 +317,15 @@ impl Store {
             if let Some(r) = o.foreign_link(&new.external_references, None) {
                 return Err(Conflict::ExternalRef(r));
             }
-            let index = insert_user(o, new.clone(), "api");
-            o.link(index, &new.external_references);
-            Ok(o.users[index].clone())
+            let mut record = user_record(&new, "api");
+            record.external_references = new.external_references.clone();
+            self.persist(|| Ok(vec![Put::new(Kind::User, org, &record.user_id, &record)?]))?;
+            o.user_by_email.insert(record.email.clone(), o.users.len());
+            for r in &record.external_references {
+                o.linked.insert(r.key(), record.user_id.clone());
+            }
+            o.users.push(record.clone());
+            Ok(record)
         })
     }
 
@@ -273,6 +361,14 @@ impl Store {
                 creation_date_time: Utc::now(),
                 accepted_date_time: None,
             };
+            self.persist(|| {
+                Ok(vec![Put::new(
+                    Kind::Invitation,
+                    org,
+                    &record.invitation_id,
+                    &record,
+                )?])
+            })?;
             o.invitations.push(record.clone());
             Ok(record)
         })
@@ -301,33 +397,62 @@ impl Store {
                 return Err(Conflict::ExternalRef(r));
             }
             let created = existing.is_none();
-            let user_index = existing.unwrap_or_else(|| {
-                let new = NewUser {
-                    email: invitation.email.clone(),
-                    first_name: invitation.first_name.clone(),
-                    last_name: invitation.last_name.clone(),
-                    role_name: invitation.roles.first().cloned().unwrap_or_default(),
-                    external_references: Vec::new(),
-                    profile: None,
-                };
-                insert_user(o, new, "invitation")
-            });
-            o.link(user_index, &invitation.external_references);
-            let user_id = o.users[user_index].user_id.clone();
-            let record = &mut o.invitations[index];
+            // The user and the invitation as they will be, written before memory changes.
+            let mut user = match existing {
+                Some(i) => o.users[i].clone(),
+                None => user_record(
+                    &NewUser {
+                        email: invitation.email.clone(),
+                        first_name: invitation.first_name.clone(),
+                        last_name: invitation.last_name.clone(),
+                        role_name: invitation.roles.first().cloned().unwrap_or_default(),
+                        external_references: Vec::new(),
+                        profile: None,
+                    },
+                    "invitation",
+                ),
+            };
+            for r in &invitation.external_references {
+                if !o.linked.contains_key(&r.key())
+                    && !user.external_references.iter().any(|l| l.key() == r.key())
+                {
+                    user.external_references.push(r.clone());
+                }
+            }
+            let mut record = invitation;
             record.status = "accepted";
-            record.user_id = Some(user_id);
+            record.user_id = Some(user.user_id.clone());
             record.accepted_date_time = Some(Utc::now());
-            Ok((record.clone(), created))
+            self.persist(|| {
+                Ok(vec![
+                    Put::new(Kind::User, org, &user.user_id, &user)?,
+                    Put::new(Kind::Invitation, org, &record.invitation_id, &record)?,
+                ])
+            })?;
+            for r in &user.external_references {
+                o.linked.insert(r.key(), user.user_id.clone());
+            }
+            match existing {
+                Some(i) => o.users[i] = user,
+                None => {
+                    o.user_by_email.insert(user.email.clone(), o.users.len());
+                    o.users.push(user);
+                }
+            }
+            o.invitations[index] = record.clone();
+            Ok((record, created))
         })
     }
 
-    /// Forgets every organisation's users, links, invitations and documents.
-    pub fn clear(&self) {
-        self.organisations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+    /// Forgets every organisation's users, links, invitations and documents (in the data
+    /// directory too).
+    pub fn clear(&self) -> Result<(), Conflict> {
+        let mut organisations = self.organisations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(database) = &self.database {
+            database.clear()?;
+        }
+        organisations.clear();
+        Ok(())
     }
 
     /// The user a reference is linked to.
@@ -336,8 +461,19 @@ impl Store {
     }
 
     /// Records a stored document.
-    pub fn add_document(&self, org: &str, record: DocumentRecord) {
-        self.with_org(org, |o| o.documents.push(record));
+    pub fn add_document(&self, org: &str, record: DocumentRecord) -> Result<(), Conflict> {
+        self.with_org(org, |o| {
+            self.persist(|| {
+                Ok(vec![Put::new(
+                    Kind::Document,
+                    org,
+                    &record.document.document_id,
+                    &record,
+                )?])
+            })?;
+            o.documents.push(record);
+            Ok(())
+        })
     }
 
     /// Users of an organisation, oldest first.
@@ -356,22 +492,19 @@ impl Store {
     }
 }
 
-fn insert_user(o: &mut Organisation, new: NewUser, source: &'static str) -> usize {
-    let record = UserRecord {
+/// A new user's record, without linked references yet.
+fn user_record(new: &NewUser, source: &'static str) -> UserRecord {
+    UserRecord {
         user_id: uuid::Uuid::new_v4().to_string(),
         email: new.email.clone(),
-        first_name: new.first_name,
-        last_name: new.last_name,
-        role_name: new.role_name,
+        first_name: new.first_name.clone(),
+        last_name: new.last_name.clone(),
+        role_name: new.role_name.clone(),
         external_references: Vec::new(),
-        profile: new.profile,
+        profile: new.profile.clone(),
         source,
         creation_date_time: Utc::now(),
-    };
-    o.users.push(record);
-    let index = o.users.len() - 1;
-    o.user_by_email.insert(new.email, index);
-    index
+    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,8 @@ async fn unauthenticated_large_posts_do_not_grow_memory() {
         stdout.read_exact(&mut byte).await.unwrap();
         banner.push(byte[0]);
     }
+    // Keep reading, so that the rest of the banner never meets a closed pipe.
+    tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await });
     let banner = String::from_utf8(banner).unwrap();
     let addr = banner.trim().rsplit("http://").next().unwrap().to_string();
 
@@ -298,6 +300,24 @@ async fn hypers_own_errors_carry_the_envelope() {
         .await
         .unwrap();
     bad_header.assert_envelope(400, "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn extractor_rejections_carry_the_envelope() {
+    let sandbox = start().await;
+    let token = token(&sandbox).await;
+    // axum's path extractor refuses invalid percent-encoding with a plain-text 400.
+    let answer = raw(
+        &sandbox,
+        format!(
+            "POST /sandbox/v1/invitations/%FF:accept HTTP/1.1\r\nhost: x\r\n\
+             authorization: Bearer {token}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    answer.assert_envelope(400, "VALIDATION_ERROR");
 }
 
 // Item 14 -------------------------------------------------------------------------------------

@@ -236,3 +236,59 @@ async fn reset_forgets_all_state() {
     // The same email and reference can be created again.
     assert_eq!(create(&sandbox, &token, "a@example.com").await, Some(201));
 }
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary() {
+    let sandbox = start().await;
+    let http = reqwest::Client::new();
+    let page = http.get(sandbox.url()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<script src=\"/console/app.js\""));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN"
+    );
+    for (path, kind) in [
+        ("/console/app.js", "text/javascript"),
+        ("/console/app.css", "text/css"),
+    ] {
+        let asset = http
+            .get(format!("{}{path}", sandbox.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.status(), 200, "{path}");
+        assert!(
+            asset.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+    }
+    let script = http
+        .get(format!("{}/console/app.js", sandbox.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!script.contains("innerHTML"), "values are inserted as text");
+    // The console's own requests stay out of the request log.
+    let token = token(&sandbox).await;
+    let log = get(&sandbox, &token, "/sandbox/v1/requests").await;
+    let paths: Vec<_> = log.body["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, ["/oauth2/token"]);
+}

@@ -198,7 +198,9 @@ fn store_document(
         verification_metadata: Default::default(),
     };
     extra(&mut record);
-    app.store.add_document(org, record);
+    app.store
+        .add_document(org, record)
+        .map_err(crate::api::users::conflict_error)?;
     bump(&app.stats.documents_created);
     Ok(document)
 }
@@ -226,6 +228,11 @@ pub async fn submit(
     let document = store_document(&app, &caller, &checked, submission, |record| {
         record.verification_metadata = request.verification_metadata.clone();
     })?;
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store
+        .flush()
+        .await
+        .map_err(crate::api::users::conflict_error)?;
     Ok((
         StatusCode::CREATED,
         Json(SubmitDocumentResponse { document }),
@@ -377,6 +384,11 @@ pub async fn submit_batch(
             total,
         },
     };
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store
+        .flush()
+        .await
+        .map_err(crate::api::users::conflict_error)?;
     Ok(Json(response).into_response())
 }
 

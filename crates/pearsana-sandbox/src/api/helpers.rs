@@ -58,6 +58,8 @@ pub async fn accept_invitation(
     if created {
         bump(&app.stats.users_created);
     }
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store.flush().await.map_err(conflict_error)?;
     Ok(Json(AcceptResponse {
         invitation: record.to_api(),
         user_id: record.user_id,
@@ -179,11 +181,15 @@ pub async fn push_faults(
 
 /// `POST /sandbox/v1/reset`: forgets all state (users, links, invitations, documents, the
 /// request log and the fault script); counters and configuration stay.
-pub async fn reset(State(app): State<Arc<AppState>>, _caller: Caller) -> StatusCode {
-    app.store.clear();
+pub async fn reset(
+    State(app): State<Arc<AppState>>,
+    _caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    app.store.clear().map_err(conflict_error)?;
+    app.store.flush().await.map_err(conflict_error)?;
     app.requests.clear();
     app.script.clear();
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /sandbox/v1/faults`: empties the fault script.

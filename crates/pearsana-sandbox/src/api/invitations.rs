@@ -63,6 +63,8 @@ pub async fn create_invitation(
         .create_invitation(&caller.organisation_id, new)
         .map_err(conflict_error)?;
     bump(&app.stats.invitations_created);
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store.flush().await.map_err(conflict_error)?;
     let response = CreateInvitationResponse {
         invitation: invitation.to_api(),
     };

@@ -81,6 +81,10 @@ pub fn conflict_error(conflict: Conflict) -> ApiError {
             ..Default::default()
         }),
         Conflict::UnknownInvitation => ApiError::new(ErrorCode::NotFound, "No such invitation."),
+        Conflict::Storage(reason) => {
+            tracing::error!(%reason, "the data directory refused a write");
+            ApiError::internal()
+        }
     }
 }
 
@@ -105,6 +109,8 @@ pub async fn create_user(
         .create_user(&caller.organisation_id, new)
         .map_err(conflict_error)?;
     bump(&app.stats.users_created);
+    // Durable before the answer goes out (a no-op without --data-dir).
+    app.store.flush().await.map_err(conflict_error)?;
     let response = CreateUserResponse {
         email: user.email,
         organisation_id: caller.organisation_id,
