@@ -65,9 +65,21 @@ fn import_command(
 /// A CLI run under the `peak-rss` helper, watched from here.
 struct Watched {
     helper: std::process::Child,
+    /// Readers of the helper's stdout and stderr, drained as the run goes (a full pipe would
+    /// stall the CLI).
+    output: [std::thread::JoinHandle<String>; 2],
     report: PathBuf,
     started: Instant,
     cpu_before: Duration,
+}
+
+/// Reads `pipe` to its end in a thread.
+fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = pipe.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    })
 }
 
 /// CPU time (user + system) of every child of this process reaped so far, grandchildren that
@@ -126,9 +138,14 @@ impl Watched {
         }
         let cpu_before = children_cpu();
         let started = Instant::now();
-        let helper = wrapped.spawn().context("starting the peak-rss helper")?;
+        let mut helper = wrapped.spawn().context("starting the peak-rss helper")?;
+        let output = [
+            drain(helper.stdout.take().context("stdout is piped")?),
+            drain(helper.stderr.take().context("stderr is piped")?),
+        ];
         Ok(Self {
             helper,
+            output,
             report,
             started,
             cpu_before,
@@ -179,12 +196,18 @@ impl Watched {
     /// Waits for the run to end (blocking, in a worker thread) and collects what it did.
     async fn finish(self, first_request: Option<Duration>) -> anyhow::Result<WatchedRun> {
         let Self {
-            helper,
+            mut helper,
+            output,
             report,
             started,
             cpu_before,
         } = self;
-        let output = tokio::task::spawn_blocking(move || helper.wait_with_output()).await??;
+        let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
+            let status = helper.wait()?;
+            let [stdout, stderr] = output.map(|reader| reader.join().unwrap_or_default());
+            anyhow::Ok((status, stdout, stderr))
+        })
+        .await??;
         let wall = started.elapsed();
         let cpu = children_cpu().saturating_sub(cpu_before);
         let peak =
@@ -195,9 +218,9 @@ impl Watched {
             first_request,
             wall,
             cpu,
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            code: output.status.code(),
+            stdout,
+            stderr,
+            code: status.code(),
         })
     }
 }
@@ -265,14 +288,28 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
     let mut first = Watched::start(bench, &import_command(bench, &sandbox, &roster, &run_args))?;
     let first_request = first.first_request(&sandbox, 0).await?;
     let kill_at = rows / 3;
+    let mut ended_early = false;
     loop {
-        if sandbox.stats().users_created >= kill_at || first.helper.try_wait()?.is_some() {
+        if sandbox.stats().users_created >= kill_at {
+            break;
+        }
+        if first.helper.try_wait()?.is_some() {
+            ended_early = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    first.kill_cli()?;
+    if !ended_early {
+        first.kill_cli()?;
+    }
     let killed = first.finish(first_request).await?;
+    ensure!(
+        !ended_early,
+        "the import ended (status {:?}) before it could be killed; stderr: {}; stdout: {}",
+        killed.code,
+        rss::tail(&killed.stderr, 10),
+        rss::tail(&killed.stdout, 3)
+    );
     ensure!(
         killed.code != Some(0),
         "the import finished before it could be killed; stdout: {}",

@@ -478,3 +478,32 @@ async fn a_full_disk_stops_sending_and_still_accounts_for_every_row() {
     assert_eq!(cautious.sent_keys(), vec!["user0@example.org"]);
     assert_eq!((report.summary.created, report.summary.remaining), (1, 4));
 }
+
+#[tokio::test]
+async fn a_row_that_changed_after_validation_is_reported_not_sent() {
+    // The send pass meets a row whose key the validation pass never saw (the file was edited
+    // in between): sending it could bypass the journal, so it is reported instead.
+    let text = roster(3, &[]);
+    let mut roster = read_roster_from(std::io::Cursor::new(text.as_bytes()), "t").unwrap();
+    let validation = validate(&Users, &mut roster, |_| {}).unwrap();
+    let state = JournalState::for_keys(["user0@example.org", "user2@example.org"]);
+    let rows = plan(&Users, &mut roster, &validation, |_| {}).unwrap();
+    let submitter = Arc::new(Scripted::new(created));
+    let report = run(
+        rows,
+        Expected { total: 3, valid: 3 },
+        submitter.clone(),
+        state,
+        None,
+        options(1),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(
+        submitter.sent_keys(),
+        vec!["user0@example.org", "user2@example.org"]
+    );
+    assert_eq!((report.summary.created, report.summary.failed), (2, 1));
+    assert!(report.failures[0].message.contains("changed"));
+    assert_eq!(report.failures[0].line, 3);
+}
