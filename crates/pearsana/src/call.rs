@@ -192,7 +192,7 @@ impl<'a, T: Decode> Call<'a, T> {
         let body = body?;
         let exchange = client.exchange(op, body, &options)?;
         let outcome = client.run(&exchange, &options).await;
-        finish::<T>(client, &exchange, outcome, hint.as_deref(), &options)
+        finish::<T>(client, exchange, outcome, hint.as_deref(), &options)
     }
 }
 
@@ -254,10 +254,10 @@ impl Client {
             }
         };
         let method = Method::from_bytes(op.method.as_bytes()).unwrap_or(Method::GET);
-        let request_id = options.request_id.as_ref().map_or_else(
-            || RequestId::generate().as_str().to_owned(),
-            |id| id.as_str().to_owned(),
-        );
+        let request_id = match &options.request_id {
+            Some(id) => id.as_str().to_owned(),
+            None => RequestId::generate().into_string(),
+        };
         let mut headers = options.headers.clone();
         headers.reserve(6);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -289,7 +289,7 @@ impl Client {
 /// Decodes the outcome of an ergonomic call.
 fn finish<T: Decode>(
     client: &Client,
-    exchange: &Exchange,
+    exchange: Exchange,
     outcome: Outcome,
     hint: Option<&str>,
     options: &CallOptions,
@@ -307,13 +307,13 @@ fn finish<T: Decode>(
                 ResponseMetadata {
                     status: answer.status,
                     headers: answer.headers,
-                    sent_request_id: exchange.request_id.clone(),
+                    sent_request_id: exchange.request_id,
                     attempts,
                     elapsed,
                 },
             )),
             Err(source) => {
-                let request_id = answer_request_id(&answer, exchange);
+                let request_id = answer_request_id(&answer, &exchange);
                 let error = Error::Decode {
                     status: Some(answer.status),
                     body: answer.body,
@@ -324,19 +324,18 @@ fn finish<T: Decode>(
             }
         },
         Err(Failed::Answered(answer)) => {
+            let (status, headers) = (answer.status, answer.headers.clone());
+            let error = answered_error(answer, &exchange, pinned).redact(&client.redactor());
             let metadata = ResponseMetadata {
-                status: answer.status,
-                headers: answer.headers.clone(),
-                sent_request_id: exchange.request_id.clone(),
+                status,
+                headers,
+                sent_request_id: exchange.request_id,
                 attempts,
                 elapsed,
             };
-            let error = answered_error(answer, exchange, pinned).redact(&client.redactor());
             T::recover(error, hint).map(|body| Response::new(body, metadata))
         }
-        Err(failed) => {
-            Err(failure_error(failed, exchange.request_id.clone()).redact(&client.redactor()))
-        }
+        Err(failed) => Err(failure_error(failed, exchange.request_id).redact(&client.redactor())),
     }
 }
 

@@ -34,7 +34,7 @@ impl RequestHooks for SdkHooks {
         info: &'a OperationInfo,
     ) -> BoxFuture<'a, reqwest::Result<Response>> {
         Box::pin(async move {
-            let exchange = self.exchange(request, info);
+            let exchange = self.exchange(request, info).await?;
             let outcome = self.shared.execute(&exchange, &self.retry, None).await;
             match outcome.result {
                 Ok(answer) => Ok(rebuild(answer)),
@@ -93,7 +93,13 @@ impl RequestHooks for SdkHooks {
 }
 
 impl SdkHooks {
-    fn exchange(&self, mut request: Request, info: &OperationInfo) -> Exchange {
+    /// The exchange for the generated client's request. The body is taken out of the request
+    /// as the `Bytes` it already is (no copy), to be shared by every attempt.
+    async fn exchange(
+        &self,
+        mut request: Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<Exchange> {
         let shared = &self.shared;
         let headers = request.headers_mut();
         let request_id = match headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
@@ -111,11 +117,11 @@ impl SdkHooks {
         }
         headers.insert(USER_AGENT, shared.user_agent.clone());
         let headers = std::mem::take(headers);
-        let body = request
-            .body()
-            .and_then(|b| b.as_bytes())
-            .map(Bytes::copy_from_slice);
-        Exchange {
+        let body = match request.body_mut().take() {
+            Some(body) => Some(http_body_util::BodyExt::collect(body).await?.to_bytes()),
+            None => None,
+        };
+        Ok(Exchange {
             op: OperationRef::by_id(info.operation_id),
             method: request.method().clone(),
             url: request.url().clone(),
@@ -123,7 +129,7 @@ impl SdkHooks {
             body,
             request_id,
             timeout: request.timeout().copied().or(shared.timeout),
-        }
+        })
     }
 }
 

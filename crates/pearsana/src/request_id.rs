@@ -52,6 +52,10 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// Whether `id` is 1 to [`MAX_REQUEST_ID_LEN`] characters in `!`..=`~`.

@@ -5,8 +5,8 @@
 //! the AWS SDK's adaptive retry mode, the client keeps a shared pacing state (one per client,
 //! shared by all clones and tasks):
 //!
-//! - **Dormant** until the first `429`: one uncontended lock per answer to count successes,
-//!   no waiting.
+//! - **Dormant** until the first `429`: two atomic operations per answer to count successes,
+//!   no lock, no waiting.
 //! - **Engaging** on a `429`: the rate the server accepted over the last second is the best
 //!   estimate of the limit, so the client paces every following attempt (retries included) at
 //!   98% of it, evenly spaced, and on first engagement also holds every send until the
@@ -21,8 +21,8 @@
 //! [`ClientBuilder::adaptive_throttling`](crate::ClientBuilder::adaptive_throttling) when
 //! another layer already paces requests.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::time::Clock;
@@ -42,12 +42,79 @@ struct State {
     rate: f64,
     /// The earliest start of the next paced attempt.
     next_start: Option<Instant>,
-    /// Successes counted in the current and the previous one-second bucket.
-    bucket_start: Option<Instant>,
-    current: u32,
-    previous: u32,
     last_throttled: Option<Instant>,
     last_growth: Option<Instant>,
+}
+
+/// Successes in the current and the previous one-second bucket, counted with atomics so the
+/// dormant path takes no lock (an approximate count is all the estimate needs).
+#[derive(Debug)]
+struct Counter {
+    epoch: OnceLock<Instant>,
+    /// Start of the current bucket in milliseconds since `epoch`; `u64::MAX` before the first.
+    bucket_start_ms: AtomicU64,
+    current: AtomicU32,
+    previous: AtomicU32,
+}
+
+impl Counter {
+    fn new() -> Self {
+        Self {
+            epoch: OnceLock::new(),
+            bucket_start_ms: AtomicU64::new(u64::MAX),
+            current: AtomicU32::new(0),
+            previous: AtomicU32::new(0),
+        }
+    }
+
+    fn millis(&self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_init(|| now);
+        now.saturating_duration_since(epoch).as_millis() as u64
+    }
+
+    fn count(&self, now: Instant) {
+        let ms = self.millis(now);
+        let start = self.bucket_start_ms.load(Ordering::Acquire);
+        if start == u64::MAX {
+            let _ = self.bucket_start_ms.compare_exchange(
+                u64::MAX,
+                ms,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        } else if ms >= start.saturating_add(1000) {
+            let stale = ms >= start.saturating_add(2000);
+            let next = if stale { ms } else { start + 1000 };
+            if self
+                .bucket_start_ms
+                .compare_exchange(start, next, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let finished = self.current.swap(0, Ordering::AcqRel);
+                self.previous
+                    .store(if stale { 0 } else { finished }, Ordering::Release);
+            }
+        }
+        self.current.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Successes over the last second (sliding over the two buckets).
+    fn accepted_rate(&self, now: Instant) -> f64 {
+        let start = self.bucket_start_ms.load(Ordering::Acquire);
+        if start == u64::MAX {
+            return MIN_RATE;
+        }
+        let age = self.millis(now).saturating_sub(start) as f64 / 1000.0;
+        let current = f64::from(self.current.load(Ordering::Acquire));
+        let previous = f64::from(self.previous.load(Ordering::Acquire));
+        if age >= 2.0 {
+            MIN_RATE
+        } else if age >= 1.0 {
+            current * (2.0 - age)
+        } else {
+            current + previous * (1.0 - age)
+        }
+    }
 }
 
 /// The pacing state of one client (shared by its clones).
@@ -55,6 +122,7 @@ struct State {
 pub(crate) struct Throttle {
     enabled: bool,
     engaged: AtomicBool,
+    counter: Counter,
     state: Mutex<State>,
 }
 
@@ -63,12 +131,10 @@ impl Throttle {
         Self {
             enabled,
             engaged: AtomicBool::new(false),
+            counter: Counter::new(),
             state: Mutex::new(State {
                 rate: f64::INFINITY,
                 next_start: None,
-                bucket_start: None,
-                current: 0,
-                previous: 0,
                 last_throttled: None,
                 last_growth: None,
             }),
@@ -111,11 +177,11 @@ impl Throttle {
         if !self.enabled {
             return;
         }
-        let mut state = self.lock();
-        state.count(now);
+        self.counter.count(now);
         if !self.engaged() {
             return;
         }
+        let mut state = self.lock();
         if state
             .last_throttled
             .is_some_and(|t| now.saturating_duration_since(t) > DORMANT_AFTER)
@@ -138,8 +204,8 @@ impl Throttle {
         if !self.enabled {
             return;
         }
+        let accepted = self.counter.accepted_rate(now);
         let mut state = self.lock();
-        let accepted = state.accepted_rate(now);
         let engaging = !self.engaged();
         let target = (accepted * BACKOFF_SHARE).max(MIN_RATE);
         state.rate = if engaging {
@@ -164,45 +230,6 @@ impl Throttle {
         } else {
             tracing::debug!(rate = state.rate, "rate limited again: slower pace");
         }
-    }
-}
-
-impl State {
-    fn count(&mut self, now: Instant) {
-        match self.bucket_start {
-            None => {
-                self.bucket_start = Some(now);
-                self.current = 1;
-            }
-            Some(start) => {
-                let age = now.saturating_duration_since(start);
-                if age >= Duration::from_secs(2) {
-                    self.previous = 0;
-                    self.current = 0;
-                    self.bucket_start = Some(now);
-                } else if age >= Duration::from_secs(1) {
-                    self.previous = self.current;
-                    self.current = 0;
-                    self.bucket_start = Some(start + Duration::from_secs(1));
-                }
-                self.current += 1;
-            }
-        }
-    }
-
-    /// Successes over the last second (sliding over two buckets).
-    fn accepted_rate(&self, now: Instant) -> f64 {
-        let Some(start) = self.bucket_start else {
-            return MIN_RATE;
-        };
-        let age = now.saturating_duration_since(start).as_secs_f64();
-        if age >= 2.0 {
-            return MIN_RATE;
-        }
-        if age >= 1.0 {
-            return f64::from(self.current) * (2.0 - age);
-        }
-        f64::from(self.current) + f64::from(self.previous) * (1.0 - age)
     }
 }
 

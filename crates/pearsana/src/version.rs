@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 use pearsana_api::spec;
@@ -135,12 +135,31 @@ pub(crate) fn header_version(headers: &HeaderMap, name: &str) -> Option<ApiVersi
         .and_then(|v| ApiVersion::parse_strict(v.trim()))
 }
 
+/// FNV-1a over the raw header values (absent and empty differ), so that an unchanged set of
+/// version headers is recognised without parsing or locking.
+fn fingerprint(values: [Option<&HeaderValue>; 3]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |byte: u8| {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    for value in values {
+        match value {
+            Some(v) => v.as_bytes().iter().for_each(|b| eat(*b)),
+            None => eat(0xff),
+        }
+        eat(0);
+    }
+    hash
+}
+
 /// Shared record of the version headers seen so far.
 #[derive(Debug)]
 pub(crate) struct VersionTracker {
     pinned: ApiVersion,
     seen: Mutex<VersionInfo>,
-    last_raw: Mutex<[Option<HeaderValue>; 3]>,
+    /// FNV-1a of the last response's three raw version headers.
+    last_fingerprint: AtomicU64,
     warned_newer: AtomicBool,
 }
 
@@ -152,7 +171,7 @@ impl VersionTracker {
                 pinned: Some(pinned),
                 ..VersionInfo::default()
             }),
-            last_raw: Mutex::new([None, None, None]),
+            last_fingerprint: AtomicU64::new(0),
             warned_newer: AtomicBool::new(false),
         }
     }
@@ -165,16 +184,13 @@ impl VersionTracker {
     /// header values of the last response are kept, so the common case (the same three values
     /// on every response) costs three comparisons and no date parsing.
     pub(crate) fn record(&self, headers: &HeaderMap) {
-        let raw = [
+        let fingerprint = fingerprint([
             headers.get(VERSION_HEADER),
             headers.get(LATEST_VERSION_HEADER),
             headers.get(SUPPORTED_VERSION_HEADER),
-        ];
-        {
-            let last = self.last_raw.lock().unwrap_or_else(|e| e.into_inner());
-            if last.iter().zip(raw.iter()).all(|(a, b)| a.as_ref() == *b) {
-                return;
-            }
+        ]);
+        if self.last_fingerprint.swap(fingerprint, Ordering::Relaxed) == fingerprint {
+            return;
         }
         let applied = header_version(headers, VERSION_HEADER);
         let latest = header_version(headers, LATEST_VERSION_HEADER);
@@ -191,7 +207,6 @@ impl VersionTracker {
                 seen.oldest_supported = supported;
             }
         }
-        *self.last_raw.lock().unwrap_or_else(|e| e.into_inner()) = raw.map(|v| v.cloned());
         if let Some(latest) = latest
             && latest > self.pinned
             && !self.warned_newer.swap(true, Ordering::Relaxed)

@@ -378,3 +378,43 @@ async fn an_unusable_token_response_names_the_field_and_the_reason() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_generated_client_runs_through_the_same_pipeline() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/users"))
+        .respond_with(error_response(502, "INTERNAL_SERVER_ERROR", None))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/users"))
+        .and(header("authorization", "Bearer tok"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(user_created("jane@example.com")))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let client = client(&server, &clock);
+    let created = client
+        .api()
+        .create_user()
+        .x_api_version(client.api_version().date())
+        .body(user_request("jane@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.user_id, "user-1");
+    let bodies: Vec<Vec<u8>> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/users")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(bodies.len(), 2, "retried after the ambiguous 502");
+    assert_eq!(bodies[0], bodies[1]);
+    assert!(!bodies[0].is_empty());
+}
