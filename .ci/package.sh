@@ -33,7 +33,7 @@ if grep -qE '^  (demo|sandbox) ' <<<"$help"; then
   echo "the lean CLI still offers demo/sandbox" >&2
   exit 1
 fi
-echo "lean CLI: $(wc -l <<<"$lean") crates in its tree, none of axum, jsonwebtoken, pearsana-sandbox"
+echo "lean CLI: $(sort -u <<<"$lean" | wc -l) crates in its tree, none of axum, jsonwebtoken, pearsana-sandbox"
 
 echo "--- rust-version"
 python3 .ci/msrv.py

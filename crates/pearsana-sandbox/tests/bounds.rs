@@ -57,7 +57,8 @@ async fn user_fields_at_their_bound_pass_and_one_past_it_are_refused_by_name() {
     );
     let refused = post(&sandbox, &token, "/v1/users", &body).await;
     refused.assert_error(400, "VALIDATION_ERROR");
-    // Every problem is reported; their order is not part of the contract.
+    // Every problem is reported; their order follows the body's members, which depends on
+    // serde_json's `preserve_order`, and is not part of the contract.
     let mut errors = refused.errors();
     errors.sort();
     assert_eq!(
