@@ -122,8 +122,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
              Per call the SDK does, on top of the raw client: request validation (create user), \
              a `Call` future boxed once, a call span and an attempt span (cheap without a \
              subscriber), one header map built per attempt, a token-cache lookup (one mutex), \
-             the adaptive throttle's success count (one mutex) and the version-header check \
-             (three comparisons). \
+             the adaptive throttle's success count (two atomics) and the version-header check \
+             (a hash of three header values). A `perf` profile of this scenario shows every \
+             SDK function at or below 0.1 % of the process's samples; the time goes to \
+             malloc/free, memmove, kernel TCP and wake-ups, JSON parsing and the sandbox's JWT \
+             verification, shared by both sides. \
              Against the real API, whose round trips take tens of milliseconds, the same \
              microseconds are far below 1 %."
                 .into(),
