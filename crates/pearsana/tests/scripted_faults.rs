@@ -418,3 +418,117 @@ async fn a_slow_attempt_times_out_and_the_idempotent_ping_is_repeated() {
     assert!(log.contains(&(Some(200), None)), "{log:?}");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dropped_invitation_is_not_repeated_because_a_drop_looks_like_a_lost_answer() {
+    let sandbox = sandbox().await;
+    script(&sandbox, &[("create_invitation", "drop")]).await;
+    let clock = VirtualClock::new();
+
+    let error = client(&sandbox, &clock)
+        .create_invitation(&invitation_request())
+        .await
+        .unwrap_err();
+
+    // The sandbox closed the connection before processing, but the client cannot know that.
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert!(error.may_have_been_processed());
+    assert!(clock.sleeps().is_empty());
+    assert_eq!(
+        statuses(&sandbox, "create_invitation").await,
+        vec![(None, fault("drop"))]
+    );
+    assert!(sandbox.invitations().is_empty(), "nothing was stored");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn plain_create_user_reports_the_conflict_its_own_lost_answer_caused() {
+    let sandbox = sandbox().await;
+    script(&sandbox, &[("create_user", "lost-answer")]).await;
+    let clock = VirtualClock::new();
+
+    let error = client(&sandbox, &clock)
+        .create_user(&user_request("plain@example.com"))
+        .await
+        .unwrap_err();
+
+    // The repeat met the user the first attempt created; create_or_get_user resolves this.
+    assert_eq!(error.code(), Some(ErrorCode::Conflict));
+    let stored = sandbox.users();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        error.api_error().unwrap().details,
+        pearsana::ErrorDetails::Conflict {
+            user_id: Some(stored[0].user_id.clone()),
+            email: Some("plain@example.com".into())
+        }
+    );
+    assert_eq!(
+        statuses(&sandbox, "create_user").await,
+        vec![(None, fault("lost-answer")), (Some(409), None)]
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_batch_request_fails_only_its_own_items_and_is_not_repeated() {
+    let sandbox = sandbox().await;
+    let clock = VirtualClock::new();
+    let client = Client::builder()
+        .environment(Environment::Custom {
+            api_url: sandbox.url(),
+            auth_url: sandbox.url(),
+        })
+        .credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        .clock(clock.clone())
+        .batch_concurrency(1)
+        .build()
+        .unwrap();
+    client
+        .create_user(&user_request("owner@example.com"))
+        .await
+        .unwrap();
+    let reference = pearsana::external_reference("SIS", "ID-owner@example.com").unwrap();
+    let items: Vec<_> = (0..30)
+        .map(|i| {
+            pearsana::DocumentFile::from_bytes(format!("%PDF-1.4 document {i}"))
+                .unwrap()
+                .batch_item(
+                    &format!("item-{i}"),
+                    reference.clone(),
+                    "OFFICIAL_TRANSCRIPT",
+                )
+                .unwrap()
+        })
+        .collect();
+    // The first request (items 0..25) passes untouched; the second (25..30) fails with a 500.
+    script(
+        &sandbox,
+        &[
+            ("submit_document_batch", "latency=0"),
+            ("submit_document_batch", "500"),
+        ],
+    )
+    .await;
+
+    let outcome = client.submit_documents(items).await.unwrap();
+
+    assert_eq!((outcome.succeeded(), outcome.failed()), (25, 5));
+    for item in &outcome.items[25..] {
+        match &item.result {
+            Err(pearsana::ItemError::Request(error)) => {
+                assert_eq!(error.code(), Some(ErrorCode::InternalServerError));
+                assert!(error.may_have_been_processed());
+            }
+            other => panic!("{}: {other:?}", item.item_id),
+        }
+    }
+    assert!(clock.sleeps().is_empty(), "a batch is not repeated");
+    assert_eq!(
+        statuses(&sandbox, "submit_document_batch").await,
+        vec![(Some(200), fault("latency=0")), (Some(500), fault("500"))]
+    );
+    assert_eq!(sandbox.documents().len(), 25);
+    sandbox.shutdown().await;
+}
