@@ -319,3 +319,76 @@ async fn a_503_with_retry_after_on_an_invitation_row_is_repeated_and_creates_it_
     let invitations = read_back(&sandbox, "invitations").await;
     assert_eq!(invitations.len(), 3, "each invitation exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_on_a_documents_batch_keeps_every_row_of_it_in_doubt() {
+    let sandbox = start(Sandbox::builder()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = pearsana(&sandbox);
+    command
+        .args(["users", "import"])
+        .arg(users_roster(dir.path(), 3, &[]));
+    assert_eq!(exec(command).await.code, 0);
+    let mut manifest = String::from("namespace,externalId,documentType,file\n");
+    for i in 0..3 {
+        let name = format!("d{i}.pdf");
+        std::fs::write(dir.path().join(&name), format!("%PDF-1.4 document {i}")).unwrap();
+        manifest.push_str(&format!("SIS,S{i:05},OFFICIAL_TRANSCRIPT,{name}\n"));
+    }
+    let manifest_path = dir.path().join("manifest.csv");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let journal = dir.path().join("journal");
+    script(&sandbox, &[("submit_document_batch", "lost-answer")]).await;
+
+    let first = exec(import(&sandbox, "documents", &manifest_path, &journal, &[])).await;
+
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let summary = first.summary();
+    for (key, value) in [("created", 0), ("failed", 3)] {
+        assert_eq!(summary[key], value, "{key} in {summary}");
+    }
+    for line in 2..=4 {
+        assert!(
+            first
+                .stderr
+                .contains(&format!("line {line}: NETWORK_ERROR")),
+            "{}",
+            first.stderr
+        );
+    }
+    assert!(first.stderr.contains("kept in doubt"), "{}", first.stderr);
+    let events: Vec<String> = journal_entries(&journal)
+        .into_iter()
+        .map(|(_, event, _)| event)
+        .collect();
+    assert_eq!(
+        events, ["attempt"; 3],
+        "each row's last event is its attempt"
+    );
+    assert_eq!(
+        logged(&sandbox, "submit_document_batch").await,
+        vec![(None, fault("lost-answer"))],
+        "one request for the three rows, not repeated"
+    );
+    assert_eq!(
+        read_back(&sandbox, "documents").await.len(),
+        3,
+        "the sandbox stored the batch whose answer was lost"
+    );
+
+    let rerun = exec(import(&sandbox, "documents", &manifest_path, &journal, &[])).await;
+
+    assert_eq!(rerun.code, 1, "{}", rerun.stderr);
+    assert_eq!(
+        rerun.stderr.matches(": IN_DOUBT").count(),
+        3,
+        "{}",
+        rerun.stderr
+    );
+    assert_eq!(
+        sandbox.stats().requests_by_operation["submit_document_batch"],
+        1,
+        "nothing was sent again"
+    );
+    assert_eq!(read_back(&sandbox, "documents").await.len(), 3);
+}
