@@ -210,7 +210,7 @@ async fn a_lost_answer_on_user_creation_is_ambiguous_and_create_or_get_ends_with
     // With the default policy create-or-get repeats the call and resolves the 409.
     script(&sandbox, &[("create_user", "lost-answer")]).await;
     let answer = client
-        .create_or_get_user(&user_request("second@example.com"))
+        .create_or_get_user(&user_request("Second@Example.com"))
         .send()
         .await
         .expect("resolved through the conflict");
@@ -530,5 +530,33 @@ async fn a_failed_batch_request_fails_only_its_own_items_and_is_not_repeated() {
         vec![(Some(200), fault("latency=0")), (Some(500), fault("500"))]
     );
     assert_eq!(sandbox.documents().len(), 25);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_timed_out_invitation_is_ambiguous_and_not_repeated() {
+    let sandbox = sandbox().await;
+    script(&sandbox, &[("create_invitation", "latency=2000")]).await;
+    let clock = VirtualClock::new();
+
+    let error = client(&sandbox, &clock)
+        .create_invitation(&invitation_request())
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, Error::Transport { source, .. } if source.is_timeout()),
+        "{error:?}"
+    );
+    assert_eq!(error.failure_kind(), FailureKind::Ambiguous);
+    assert!(
+        clock.sleeps().is_empty(),
+        "not repeated: it could duplicate"
+    );
+    assert_eq!(
+        sandbox.stats().requests_by_operation["create_invitation"],
+        1
+    );
     sandbox.shutdown().await;
 }
