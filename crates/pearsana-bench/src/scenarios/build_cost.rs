@@ -60,8 +60,11 @@ fn prepare_workspace(workspace: &Path, scratch: &Path) -> anyhow::Result<()> {
         "members".into(),
         toml::Value::Array(vec![GENERATED.into(), TWIN.into()]),
     );
-    if let Some(package) = root_workspace.get("package") {
-        scratch_workspace.insert("package".into(), package.clone());
+    // Member manifests inherit these (`[lints] workspace = true`, `version.workspace = true`).
+    for inherited in ["package", "lints"] {
+        if let Some(table) = root_workspace.get(inherited) {
+            scratch_workspace.insert(inherited.into(), table.clone());
+        }
     }
     scratch_workspace.insert("dependencies".into(), toml::Value::Table(dependencies));
     let mut manifest = toml::Table::new();
