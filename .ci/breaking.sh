@@ -27,7 +27,9 @@ current=$(sed -n 's/^  version: "\{0,1\}\([0-9-]*\)"\{0,1\}$/\1/p' "$spec" | hea
 echo "baseline $baseline (API version $released), current spec $spec (API version $current)"
 
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# With CI=true Optic also writes ci-run-details.json into the working directory; the clone
+# stays clean.
+trap 'rm -rf "$scratch" ci-run-details.json' EXIT
 # Canary: /ping removed must be reported as breaking.
 sed 's|^  /ping:$|  /ping-removed-by-canary:|' "$spec" >"$scratch/canary.yaml"
 if optic diff "$baseline" "$scratch/canary.yaml" --check --standard .ci/optic-standard.yml \
