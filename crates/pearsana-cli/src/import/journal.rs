@@ -4,9 +4,9 @@
 //!
 //! The journal is an append-only file of JSON lines. The first line names the import kind;
 //! every later line is one [`Entry`]: a row key and an event (`attempt`, `created`, `existing`
-//! or `failed`). A single writer thread appends entries and calls `fsync` (`File::sync_data`)
-//! after each batch, batching whatever entries arrived meanwhile into one `fsync` ("group
-//! commit"), so eight concurrent workers cost about one disk flush per round trip, not eight.
+//! or `failed`). A single writer thread appends entries and calls `fsync` (`File::sync_data`),
+//! batching whatever entries arrived meanwhile into one `fsync` ("group commit"), so eight
+//! concurrent workers cost at most one disk flush per round trip, not eight.
 //!
 //! # Two ways to append: waiting for the disk or not
 //!
@@ -15,18 +15,23 @@
 //! harmless (invitations, documents) is durable before its request is sent, and so are their
 //! outcomes.
 //!
-//! [`Journal::record`] hands entries to the writer and returns at once; the next group commit
-//! makes them durable. Imports use it for the outcomes of rows whose resending *is* harmless
-//! (users: create-or-get answers a second create with `409`, counted as `existing`). Waiting
-//! for that `fsync` (~0.2 ms) used to take a worker out of service for several times the
-//! round trip of a loopback call; now workers go on sending while the writer flushes behind
-//! them. The trade-off is exact and bounded: after a crash or `kill -9`, an outcome that was
-//! recorded but not yet written is missing from the journal, so its row counts as not done
-//! and is sent again on the rerun, where it resolves as `existing`. No row is lost (the rerun
-//! sends it) and no row whose outcome is *confirmed* (present in the journal) is sent again.
-//! At most [`UNSYNCED_WINDOW`] recorded entries wait for the disk at any moment: a worker
-//! that would exceed it waits for the writer, so the rows a crash can re-send are bounded and
-//! a slow disk slows the import instead of growing memory.
+//! [`Journal::record`] hands entries to the writer and returns at once. The writer writes
+//! them to the file within about a millisecond (from then on a `kill -9` cannot lose them)
+//! and syncs them in larger groups: after at most 10 ms, once half of [`UNSYNCED_WINDOW`]
+//! waits, or with the next `append`. Imports use it for the outcomes of rows whose resending
+//! *is* harmless (users: create-or-get answers a second create with `409`, counted as
+//! `existing`). Waiting for each outcome's `fsync` (~0.2 ms, several loopback round trips)
+//! used to take a worker out of service for most of every row; now workers go on sending
+//! while the writer flushes behind them.
+//!
+//! The trade-off is exact and bounded. After a crash, `kill -9` or power loss, an outcome
+//! that was recorded but not yet written (for a power loss: not yet synced) is missing from
+//! the journal, so its row counts as not done and is sent again on the rerun, where it
+//! resolves as `existing`. No row is lost (the rerun sends it) and no row whose outcome is
+//! *confirmed* (present in the journal) is sent again. At most [`UNSYNCED_WINDOW`] recorded
+//! entries wait for the disk at any moment: a worker that would exceed it waits for the
+//! writer, so the rows a crash can re-send are bounded and a slow disk slows the import
+//! instead of growing memory.
 //!
 //! An embedded SQLite database would give the same guarantee, but the `bundled` build compiles
 //! a large C library on every clean build and the journal needs none of SQL: it is written
@@ -52,7 +57,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::keys::KeyHasher;
 
@@ -254,7 +259,7 @@ type Failure = Arc<OnceLock<(std::io::ErrorKind, String)>>;
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    sender: Option<mpsc::UnboundedSender<Request>>,
+    sender: Option<std::sync::mpsc::Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
     window: Arc<Semaphore>,
     failure: Failure,
@@ -325,7 +330,7 @@ impl Journal {
 
     /// Starts the writer thread over `sink`.
     fn start(path: &Path, sink: impl Sink) -> std::io::Result<Self> {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = std::sync::mpsc::channel();
         let failure = Failure::default();
         let writer_failure = failure.clone();
         let writer = std::thread::Builder::new()
@@ -346,11 +351,15 @@ impl Journal {
     pub fn filling_up_after(path: &Path, writes: usize) -> Self {
         struct FillingUp(usize);
         impl Sink for FillingUp {
-            fn write_durably(&mut self, _bytes: &[u8]) -> std::io::Result<()> {
+            fn write(&mut self, _bytes: &[u8]) -> std::io::Result<()> {
                 if self.0 == 0 {
                     return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
                 }
                 self.0 -= 1;
+                Ok(())
+            }
+
+            fn sync(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
         }
@@ -595,51 +604,118 @@ fn read_existing(
 
 /// Where the writer thread puts entries: the journal file (or, in tests, a disk that fills).
 trait Sink: Send + 'static {
-    /// Appends `bytes` and returns once they are on disk.
-    fn write_durably(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Appends `bytes` (to the operating system: they survive the process, not a power loss).
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Returns once everything written is on disk.
+    fn sync(&mut self) -> std::io::Result<()>;
 }
 
 impl Sink for File {
-    fn write_durably(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.write_all(bytes)?;
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
         self.sync_data()
     }
 }
 
+/// Longest a recorded entry waits for its `fsync` when nobody is waiting for the disk.
+const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How long the writer lets recorded entries gather before writing them, when entries it
+/// has written still await their `fsync` (so it is busy anyway, and nobody waits).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The writer thread. Every batch is written at once (a `kill -9` cannot lose it). It is synced
+/// at once when an [`Journal::append`] waits for it; otherwise recorded entries are synced
+/// together, at the latest after [`SYNC_INTERVAL`] or when half the window waits, which keeps
+/// `fsync`s to a few hundred a second however fast rows complete.
 fn write_loop(
     mut sink: impl Sink,
-    mut receiver: mpsc::UnboundedReceiver<Request>,
+    receiver: std::sync::mpsc::Receiver<Request>,
     failure: &OnceLock<(std::io::ErrorKind, String)>,
 ) {
-    while let Some(first) = receiver.blocking_recv() {
+    use std::sync::mpsc::RecvTimeoutError;
+    let fail = |e: &std::io::Error| {
+        // Set before any waiter hears of it, so no later append or record slips through.
+        let _ = failure.set((e.kind(), e.to_string()));
+    };
+    // Window slots of entries written but not yet synced, and when they started waiting.
+    let mut unsynced: Vec<OwnedSemaphorePermit> = Vec::new();
+    let mut unsynced_slots = 0usize;
+    let mut oldest = std::time::Instant::now();
+    loop {
+        let first = if unsynced.is_empty() {
+            match receiver.recv() {
+                Ok(request) => request,
+                Err(_) => return,
+            }
+        } else {
+            match receiver.recv_timeout(SYNC_INTERVAL.saturating_sub(oldest.elapsed())) {
+                Ok(request) => request,
+                Err(timeout_or_closed) => {
+                    if let Err(e) = sink.sync() {
+                        fail(&e);
+                        return;
+                    }
+                    unsynced.clear();
+                    unsynced_slots = 0;
+                    match timeout_or_closed {
+                        RecvTimeoutError::Timeout => continue,
+                        RecvTimeoutError::Disconnected => return,
+                    }
+                }
+            }
+        };
         let mut batch = vec![first];
-        while let Ok(more) = receiver.try_recv() {
-            batch.push(more);
-        }
+        batch.extend(receiver.try_iter());
         let mut bytes = Vec::new();
         for entry in batch.iter().flat_map(|(entries, _)| entries) {
             serde_json::to_writer(&mut bytes, entry).expect("entries serialise");
             bytes.push(b'\n');
         }
-        let result = sink.write_durably(&bytes);
-        if let Err(e) = &result {
-            // Set before any waiter hears of it, so no later append or record slips through.
-            let _ = failure.set((e.kind(), e.to_string()));
-        }
+        let mut acks = Vec::new();
         for (_, ack) in batch {
             match ack {
-                Ack::Durable(ack) => {
-                    let _ = ack.send(match &result {
-                        Ok(()) => Ok(()),
-                        Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-                    });
+                Ack::Durable(ack) => acks.push(ack),
+                Ack::Recorded { _slots } => {
+                    if unsynced.is_empty() {
+                        oldest = std::time::Instant::now();
+                    }
+                    unsynced_slots += _slots.num_permits();
+                    unsynced.push(_slots);
                 }
-                // Dropping the permit frees its window slots.
-                Ack::Recorded { .. } => {}
             }
+        }
+        let due = !acks.is_empty()
+            || unsynced_slots >= UNSYNCED_WINDOW / 2
+            || oldest.elapsed() >= SYNC_INTERVAL;
+        let result = match sink.write(&bytes) {
+            Ok(()) if due => sink.sync(),
+            other => other,
+        };
+        if let Err(e) = &result {
+            fail(e);
+        }
+        for ack in acks {
+            let _ = ack.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            });
         }
         if result.is_err() {
             return;
+        }
+        if due {
+            // Dropping the permits frees their window slots.
+            unsynced.clear();
+            unsynced_slots = 0;
+        }
+        if !unsynced.is_empty() {
+            // Nobody waits for these entries: let the next ones gather instead of waking this
+            // thread for every row the workers finish.
+            std::thread::sleep(COALESCE);
         }
     }
 }
@@ -909,8 +985,12 @@ mod tests {
         // A disk that holds every write until the test opens the gate.
         struct Gated(std::sync::mpsc::Receiver<()>);
         impl Sink for Gated {
-            fn write_durably(&mut self, _bytes: &[u8]) -> std::io::Result<()> {
+            fn write(&mut self, _bytes: &[u8]) -> std::io::Result<()> {
                 let _ = self.0.recv();
+                Ok(())
+            }
+
+            fn sync(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
         }
