@@ -5,6 +5,12 @@
 //! flight. When the cancellation token fires (Ctrl-C) no new unit starts; units in flight
 //! finish and their outcomes are journalled before [`run`] returns. A failure that would make
 //! every later row fail too (rejected credentials, a missing scope) stops the run the same way.
+//!
+//! With a journal, a row whose resending is unsafe (invitations, documents) has its `attempt`
+//! entry made durable before its request is sent and its outcome made durable before the
+//! worker moves on. A row whose resending is harmless (users) journals only its outcome, and
+//! without waiting for the disk ([`Journal::record`]): the writer's group commit flushes behind
+//! the workers, and an outcome a crash loses only makes the rerun send that row again.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -265,7 +271,11 @@ async fn send_unit<S: Submitter>(
             }
         })
         .collect();
+    // A lost outcome of a row that is safe to resend only makes the rerun send it again (it
+    // comes back `existing`), so the worker need not wait for the disk: the writer's next
+    // group commit makes it durable. Otherwise the outcome is durable before the row counts.
     let journal_error = match &journal {
+        Some(journal) if resend_is_safe => journal.record(entries).await.err(),
         Some(journal) => journal.append(entries).await.err(),
         None => None,
     };
@@ -366,9 +376,16 @@ pub async fn run<S: Submitter>(
     }
     accounting.progress.finish();
     if let Some(journal) = journal {
-        match Arc::try_unwrap(journal) {
-            Ok(journal) => journal.close(),
+        let journal = match Arc::try_unwrap(journal) {
+            Ok(journal) => journal,
             Err(_) => unreachable!("every task has finished"),
+        };
+        // Outcomes recorded without waiting are on disk only now; a failure here means the
+        // last of them are not, so the next run sends those rows again.
+        if let Err(error) = journal.close() {
+            accounting.aborted.get_or_insert_with(|| {
+                format!("{error}; the journal keeps every outcome recorded before it")
+            });
         }
     }
     let mut summary = accounting.summary;

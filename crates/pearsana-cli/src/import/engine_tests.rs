@@ -215,6 +215,75 @@ async fn interrupted_run_resumes_from_the_journal_without_resending_finished_row
     assert_eq!(all.len(), 40, "no row lost");
 }
 
+/// Users' outcomes are journalled without waiting for the disk, so a `kill -9` can leave any
+/// prefix of what the writer was given (writes are sequential; the last line may be torn).
+/// From every such prefix the rerun skips exactly the rows the prefix confirms and sends every
+/// other row once, and create-or-get resolves the ones the server already has.
+#[tokio::test]
+async fn any_prefix_of_the_journal_a_crash_can_leave_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal");
+    let rows = 20;
+    let text = roster(rows, &[]);
+    let first = Arc::new(Scripted::new(created));
+    let report = import(
+        &text,
+        first,
+        Some(&path),
+        options(4),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(report.summary.created, rows);
+    let full = std::fs::read(&path).unwrap();
+    let mut cuts = vec![0, full.len()];
+    for (at, _) in full.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+        cuts.push(at + 1);
+        cuts.push(at.saturating_sub(9)); // inside the line: a torn write
+    }
+    for cut in cuts {
+        let prefix = &full[..cut];
+        let crashed = dir.path().join(format!("crashed-{cut}"));
+        std::fs::write(&crashed, prefix).unwrap();
+        let complete = &prefix[..prefix
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1)];
+        let confirmed: Vec<String> = String::from_utf8_lossy(complete)
+            .lines()
+            .skip(1)
+            .map(|line| serde_json::from_str::<super::journal::Entry>(line).unwrap())
+            .filter(|e| matches!(e.event, Event::Created | Event::Existing))
+            .map(|e| e.key)
+            .collect();
+        // The server already has every user: a resend comes back `existing`.
+        let server = Arc::new(Scripted::new(|key| Outcome::Existing(format!("id-{key}"))));
+        let report = import(
+            &text,
+            server.clone(),
+            Some(&crashed),
+            options(4),
+            CancellationToken::new(),
+        )
+        .await;
+        let mut sent = server.sent_keys();
+        sent.sort();
+        let expected: Vec<String> = (0..rows)
+            .map(|i| format!("user{i}@example.org"))
+            .filter(|key| !confirmed.contains(key))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(sent, expected, "cut at byte {cut}");
+        let s = &report.summary;
+        assert_eq!(
+            (s.skipped, s.existing, s.failed, s.remaining),
+            (confirmed.len(), rows - confirmed.len(), 0, 0),
+            "cut at byte {cut}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn failed_rows_are_retried_on_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
