@@ -170,6 +170,7 @@ mod tests {
         let bad_gateway = Error::UnexpectedStatus {
             status: StatusCode::BAD_GATEWAY,
             body: Default::default(),
+            retry_after: None,
             request_id: None,
         };
         assert!(bad_gateway.may_have_been_processed());
@@ -177,6 +178,7 @@ mod tests {
         let teapot = Error::UnexpectedStatus {
             status: StatusCode::IM_A_TEAPOT,
             body: Default::default(),
+            retry_after: None,
             request_id: None,
         };
         assert!(!teapot.may_have_been_processed());

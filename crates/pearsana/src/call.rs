@@ -364,6 +364,7 @@ pub(crate) fn answered_error(answer: Answer, exchange: &Exchange, pinned: ApiVer
         None => Error::UnexpectedStatus {
             status: answer.status,
             body: answer.body,
+            retry_after: meta.retry_after,
             request_id: meta.request_id,
         },
     }
@@ -375,6 +376,7 @@ pub(crate) fn failure_error(failed: Failed, request_id: String) -> Error {
     match failed {
         Failed::Answered(answer) => Error::UnexpectedStatus {
             status: answer.status,
+            retry_after: retry::retry_after(&answer.headers),
             body: answer.body,
             request_id,
         },

@@ -381,6 +381,8 @@ pub enum Error {
         status: StatusCode,
         /// The body as received.
         body: Bytes,
+        /// The server's `Retry-After`, when it sent one: a `503` with it was not processed.
+        retry_after: Option<Duration>,
         /// Request id of the call.
         request_id: Option<String>,
     },
@@ -612,9 +614,12 @@ impl Error {
                 Some(status) if !status.is_success() => classify(Observed::Status(*status, None)),
                 _ => FailureKind::Permanent,
             },
-            Self::UnexpectedStatus { status, .. } | Self::ResponseTooLarge { status, .. } => {
-                classify(Observed::Status(*status, None))
-            }
+            Self::UnexpectedStatus {
+                status,
+                retry_after,
+                ..
+            } => classify(Observed::Status(*status, *retry_after)),
+            Self::ResponseTooLarge { status, .. } => classify(Observed::Status(*status, None)),
             Self::Redirected { .. } => FailureKind::Permanent,
         }
     }

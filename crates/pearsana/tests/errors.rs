@@ -365,6 +365,7 @@ async fn an_error_without_envelope_keeps_status_body_and_request_id() {
             status,
             body,
             request_id,
+            ..
         } => {
             assert_eq!(status.as_u16(), 418);
             assert_eq!(&body[..], b"teapot");

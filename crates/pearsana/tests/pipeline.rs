@@ -285,6 +285,39 @@ async fn a_503_with_retry_after_was_not_processed_by_the_one_classifier() {
 }
 
 #[tokio::test]
+async fn a_bare_503_with_retry_after_was_not_processed_either() {
+    // No error envelope (a proxy or load balancer answering): the classifier still sees the
+    // header, so the retry decision and `may_have_been_processed` agree.
+    let server = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/invitations"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = builder(&server, &clock)
+        .retry_policy(NeverRetry)
+        .build()
+        .unwrap()
+        .create_invitation(&invitation_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            pearsana::Error::UnexpectedStatus {
+                retry_after: Some(_),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.failure_kind(), FailureKind::NotProcessed);
+    assert!(!error.may_have_been_processed(), "{error:?}");
+}
+
+#[tokio::test]
 async fn the_clients_retry_policy_reaches_token_requests() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
