@@ -19,12 +19,27 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
     name = "pearsana",
     version,
     about = "Command-line tool for the Pearsana Partner API",
-    long_about = "Command-line tool for the Pearsana Partner API: call every operation, import \
-                  rosters of users, invitations and documents from CSV (resumable with --journal), \
-                  run a local sandbox server, or try everything offline with `pearsana demo`.",
     after_long_help = EXIT_CODES_HELP,
     propagate_version = true,
     args_override_self = true
+)]
+#[cfg_attr(
+    feature = "sandbox",
+    command(
+        long_about = "Command-line tool for the Pearsana Partner API: call every operation, import \
+                      rosters of users, invitations and documents from CSV (resumable with --journal), \
+                      run a local sandbox server, or try everything offline with `pearsana demo`."
+    )
+)]
+// The lean build (no `sandbox` feature) has neither `sandbox` nor `demo`; its help says so.
+#[cfg_attr(
+    not(feature = "sandbox"),
+    command(
+        long_about = "Command-line tool for the Pearsana Partner API: call every operation and import \
+                      rosters of users, invitations and documents from CSV (resumable with --journal). \
+                      This build has no embedded sandbox (`sandbox` and `demo` need the default \
+                      `sandbox` feature)."
+    )
 )]
 pub struct Cli {
     /// Settings shared by every command.
