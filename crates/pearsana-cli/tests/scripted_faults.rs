@@ -7,65 +7,26 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use pearsana_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSandbox, Sandbox};
-use serde_json::{Value, json};
-
-/// An access token for the `/sandbox/v1` helpers.
-async fn helper_token(sandbox: &RunningSandbox) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(sandbox.token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEFAULT_CLIENT_ID),
-            ("client_secret", DEFAULT_CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
+use pearsana_sandbox::{RunningSandbox, Sandbox, ScriptedFault};
+use serde_json::Value;
 
 /// Queues `(operation, fault)` pairs in the sandbox's fault script.
-async fn script(sandbox: &RunningSandbox, faults: &[(&str, &str)]) {
-    let faults: Vec<Value> = faults
-        .iter()
-        .map(|(operation, fault)| json!({"operation": operation, "fault": fault}))
-        .collect();
-    let response = reqwest::Client::new()
-        .post(format!("{}/sandbox/v1/faults", sandbox.url()))
-        .bearer_auth(helper_token(sandbox).await)
-        .json(&json!({ "faults": faults }))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "script accepted");
+fn script(sandbox: &RunningSandbox, faults: &[(&str, &str)]) {
+    sandbox
+        .script_faults(faults.iter().map(|(operation, fault)| ScriptedFault {
+            operation: Some((*operation).to_owned()),
+            fault: (*fault).to_owned(),
+        }))
+        .expect("script accepted");
 }
 
 /// `(status, fault)` of the logged requests of `operation`, oldest first.
-async fn logged(sandbox: &RunningSandbox, operation: &str) -> Vec<(Option<u64>, Option<String>)> {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/sandbox/v1/requests", sandbox.url()))
-        .bearer_auth(helper_token(sandbox).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut entries: Vec<(Option<u64>, Option<String>)> = body["requests"]
-        .as_array()
-        .unwrap_or_else(|| panic!("requests in {body}"))
-        .iter()
-        .filter(|entry| entry["operation"] == operation)
-        .map(|entry| {
-            (
-                entry["status"].as_u64(),
-                entry["fault"].as_str().map(str::to_owned),
-            )
-        })
+fn logged(sandbox: &RunningSandbox, operation: &str) -> Vec<(Option<u64>, Option<String>)> {
+    let mut entries: Vec<(Option<u64>, Option<String>)> = sandbox
+        .requests()
+        .into_iter()
+        .filter(|entry| entry.operation == Some(operation))
+        .map(|entry| (entry.status.map(u64::from), entry.fault))
         .collect();
     entries.reverse();
     entries
@@ -132,7 +93,7 @@ fn fault(name: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_on_one_user_row_is_resolved_through_the_conflict_as_existing() {
     let sandbox = start(Sandbox::builder()).await;
-    script(&sandbox, &[("create_user", "lost-answer")]).await;
+    script(&sandbox, &[("create_user", "lost-answer")]);
     let dir = tempfile::tempdir().unwrap();
     let roster = users_roster(dir.path(), 5, &[]);
     let journal = dir.path().join("journal");
@@ -145,7 +106,7 @@ async fn a_lost_answer_on_one_user_row_is_resolved_through_the_conflict_as_exist
         assert_eq!(summary[key], value, "{key} in {summary}");
     }
     assert_eq!(
-        logged(&sandbox, "create_user").await,
+        logged(&sandbox, "create_user"),
         [
             vec![(None, fault("lost-answer")), (Some(409), None)],
             vec![(Some(201), None); 4]
@@ -180,7 +141,7 @@ async fn a_lost_answer_on_one_user_row_is_resolved_through_the_conflict_as_exist
 async fn a_user_row_whose_every_attempt_loses_its_answer_fails_and_a_rerun_finds_it() {
     let sandbox = start(Sandbox::builder()).await;
     let attempts = pearsana::retry::DEFAULT_MAX_ATTEMPTS as usize;
-    script(&sandbox, &vec![("create_user", "lost-answer"); attempts]).await;
+    script(&sandbox, &vec![("create_user", "lost-answer"); attempts]);
     let dir = tempfile::tempdir().unwrap();
     let roster = users_roster(dir.path(), 5, &[]);
     let journal = dir.path().join("journal");
@@ -198,7 +159,7 @@ async fn a_user_row_whose_every_attempt_loses_its_answer_fails_and_a_rerun_finds
         first.stderr
     );
     assert_eq!(
-        logged(&sandbox, "create_user").await[..attempts],
+        logged(&sandbox, "create_user")[..attempts],
         vec![(None, fault("lost-answer")); attempts],
         "the SDK gave up after its attempt limit"
     );
@@ -230,7 +191,7 @@ async fn a_user_row_whose_every_attempt_loses_its_answer_fails_and_a_rerun_finds
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_on_an_invitation_row_keeps_it_in_doubt_and_it_is_not_resent() {
     let sandbox = start(Sandbox::builder()).await;
-    script(&sandbox, &[("create_invitation", "lost-answer")]).await;
+    script(&sandbox, &[("create_invitation", "lost-answer")]);
     let dir = tempfile::tempdir().unwrap();
     let roster = invitations_roster(dir.path(), 3);
     let journal = dir.path().join("journal");
@@ -257,7 +218,7 @@ async fn a_lost_answer_on_an_invitation_row_keeps_it_in_doubt_and_it_is_not_rese
         first.stderr
     );
     assert_eq!(
-        logged(&sandbox, "create_invitation").await,
+        logged(&sandbox, "create_invitation"),
         vec![
             (None, fault("lost-answer")),
             (Some(201), None),
@@ -302,7 +263,7 @@ async fn a_lost_answer_on_an_invitation_row_keeps_it_in_doubt_and_it_is_not_rese
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_with_retry_after_on_an_invitation_row_is_repeated_and_creates_it_once() {
     let sandbox = start(Sandbox::builder()).await;
-    script(&sandbox, &[("create_invitation", "503")]).await;
+    script(&sandbox, &[("create_invitation", "503")]);
     let dir = tempfile::tempdir().unwrap();
     let roster = invitations_roster(dir.path(), 3);
     let journal = dir.path().join("journal");
@@ -312,7 +273,7 @@ async fn a_503_with_retry_after_on_an_invitation_row_is_repeated_and_creates_it_
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.count("created"), 3);
     assert_eq!(
-        logged(&sandbox, "create_invitation").await,
+        logged(&sandbox, "create_invitation"),
         [vec![(Some(503), fault("503"))], vec![(Some(201), None); 3]].concat()
     );
     assert_eq!(events_of(&journal, "invitee0@"), ["attempt", "created"]);
@@ -338,7 +299,7 @@ async fn a_lost_answer_on_a_documents_batch_keeps_every_row_of_it_in_doubt() {
     let manifest_path = dir.path().join("manifest.csv");
     std::fs::write(&manifest_path, manifest).unwrap();
     let journal = dir.path().join("journal");
-    script(&sandbox, &[("submit_document_batch", "lost-answer")]).await;
+    script(&sandbox, &[("submit_document_batch", "lost-answer")]);
 
     let first = exec(import(&sandbox, "documents", &manifest_path, &journal, &[])).await;
 
@@ -366,7 +327,7 @@ async fn a_lost_answer_on_a_documents_batch_keeps_every_row_of_it_in_doubt() {
         "each row's last event is its attempt"
     );
     assert_eq!(
-        logged(&sandbox, "submit_document_batch").await,
+        logged(&sandbox, "submit_document_batch"),
         vec![(None, fault("lost-answer"))],
         "one request for the three rows, not repeated"
     );

@@ -21,8 +21,10 @@ use tower::ServiceExt as _;
 use crate::app::{AppState, router};
 use crate::config::{AppClient, ClientSecret, ConfigError, Limits, SandboxConfig};
 use crate::context::{ConnectionKiller, Overloaded};
+use crate::faults::ScriptedFault;
 use crate::hyper_errors::EnvelopeHyperErrors;
 use crate::persist::PersistError;
+use crate::request_log::RequestLogEntry;
 use crate::stats::SandboxStats;
 use crate::store::{DocumentRecord, InvitationRecord, UserRecord};
 
@@ -237,6 +239,26 @@ impl RunningSandbox {
         self.state
             .store
             .documents(&self.state.config.organisation_id)
+    }
+
+    /// Appends faults to the fault script, as `POST /sandbox/v1/faults` does: each is used
+    /// once, by the next request of its operation. On a bad entry nothing is queued and the
+    /// message names it. Returns the length of the queue.
+    pub fn script_faults(
+        &self,
+        faults: impl IntoIterator<Item = ScriptedFault>,
+    ) -> Result<usize, String> {
+        self.state.script.push(faults.into_iter().collect())
+    }
+
+    /// The scripted faults not used yet, next first (`GET /sandbox/v1/faults`).
+    pub fn pending_faults(&self) -> Vec<ScriptedFault> {
+        self.state.script.pending()
+    }
+
+    /// The request log, most recent first (`GET /sandbox/v1/requests`).
+    pub fn requests(&self) -> Vec<RequestLogEntry> {
+        self.state.requests.recent()
     }
 
     /// Stops accepting connections and waits (briefly) for requests in flight.

@@ -14,9 +14,9 @@ use common::{VirtualClock, invitation_request};
 use pearsana::retry::{FailureKind, NeverRetry, retry_ambiguous_policy};
 use pearsana::{Client, Environment, Error, ErrorCode, UserOutcome, types};
 use pearsana_sandbox::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FAULT_HEADER, RunningSandbox, Sandbox,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FAULT_HEADER, RunningSandbox, Sandbox, ScriptedFault,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A user with its own email and external reference.
 fn user_request(email: &str) -> types::CreateUserRequest {
@@ -49,55 +49,19 @@ fn client(sandbox: &RunningSandbox, clock: &Arc<VirtualClock>) -> Client {
         .expect("client builds")
 }
 
-/// An access token for the `/sandbox/v1` helpers (never faulted).
-async fn helper_token(sandbox: &RunningSandbox) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(sandbox.token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEFAULT_CLIENT_ID),
-            ("client_secret", DEFAULT_CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 /// Queues `faults` (`(operation, fault)` pairs) in the sandbox's fault script.
-async fn script(sandbox: &RunningSandbox, faults: &[(&str, &str)]) {
-    let faults: Vec<Value> = faults
-        .iter()
-        .map(|(operation, fault)| json!({"operation": operation, "fault": fault}))
-        .collect();
-    let response = reqwest::Client::new()
-        .post(format!("{}/sandbox/v1/faults", sandbox.url()))
-        .bearer_auth(helper_token(sandbox).await)
-        .json(&json!({ "faults": faults }))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "script accepted");
+fn script(sandbox: &RunningSandbox, faults: &[(&str, &str)]) {
+    sandbox
+        .script_faults(faults.iter().map(|(operation, fault)| ScriptedFault {
+            operation: Some((*operation).to_owned()),
+            fault: (*fault).to_owned(),
+        }))
+        .expect("script accepted");
 }
 
 /// The fault script entries not used yet.
-async fn pending_faults(sandbox: &RunningSandbox) -> usize {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/sandbox/v1/faults", sandbox.url()))
-        .bearer_auth(helper_token(sandbox).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["faults"]
-        .as_array()
-        .unwrap_or_else(|| panic!("faults in {body}"))
-        .len()
+fn pending_faults(sandbox: &RunningSandbox) -> usize {
+    sandbox.pending_faults().len()
 }
 
 /// One request as the sandbox logged it.
@@ -109,25 +73,15 @@ struct Logged {
 }
 
 /// The logged requests of `operation`, oldest first.
-async fn logged(sandbox: &RunningSandbox, operation: &str) -> Vec<Logged> {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/sandbox/v1/requests", sandbox.url()))
-        .bearer_auth(helper_token(sandbox).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut entries: Vec<Logged> = body["requests"]
-        .as_array()
-        .unwrap_or_else(|| panic!("requests in {body}"))
-        .iter()
-        .filter(|entry| entry["operation"] == operation)
+fn logged(sandbox: &RunningSandbox, operation: &str) -> Vec<Logged> {
+    let mut entries: Vec<Logged> = sandbox
+        .requests()
+        .into_iter()
+        .filter(|entry| entry.operation == Some(operation))
         .map(|entry| Logged {
-            status: entry["status"].as_u64(),
-            fault: entry["fault"].as_str().map(str::to_owned),
-            request_id: entry["requestId"].as_str().unwrap_or_default().to_owned(),
+            status: entry.status.map(u64::from),
+            fault: entry.fault,
+            request_id: entry.request_id,
         })
         .collect();
     entries.reverse();
@@ -137,7 +91,6 @@ async fn logged(sandbox: &RunningSandbox, operation: &str) -> Vec<Logged> {
 /// `(status, fault)` of each logged request of `operation`, oldest first.
 async fn statuses(sandbox: &RunningSandbox, operation: &str) -> Vec<(Option<u64>, Option<String>)> {
     logged(sandbox, operation)
-        .await
         .into_iter()
         .map(|l| (l.status, l.fault))
         .collect()
@@ -150,7 +103,7 @@ fn fault(name: &str) -> Option<String> {
 #[tokio::test]
 async fn a_scripted_429_is_waited_out_and_the_user_is_created_by_the_second_attempt() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("create_user", "429")]).await;
+    script(&sandbox, &[("create_user", "429")]);
     let clock = VirtualClock::new();
     let client = client(&sandbox, &clock);
 
@@ -172,7 +125,6 @@ async fn a_scripted_429_is_waited_out_and_the_user_is_created_by_the_second_atte
         vec![(Some(429), fault("429")), (Some(201), None)]
     );
     let ids: Vec<String> = logged(&sandbox, "create_user")
-        .await
         .into_iter()
         .map(|l| l.request_id)
         .collect();
@@ -181,7 +133,7 @@ async fn a_scripted_429_is_waited_out_and_the_user_is_created_by_the_second_atte
     assert_eq!(users.len(), 1, "exactly one user stored");
     assert_eq!(users[0].user_id, created.body().user_id);
     assert_eq!(sandbox.stats().users_created, 1);
-    assert_eq!(pending_faults(&sandbox).await, 0, "the script was used up");
+    assert_eq!(pending_faults(&sandbox), 0, "the script was used up");
     sandbox.shutdown().await;
 }
 
@@ -192,7 +144,7 @@ async fn a_lost_answer_on_user_creation_is_ambiguous_and_create_or_get_ends_with
     let client = client(&sandbox, &clock);
 
     // Without retries the caller sees the failure itself: the classifier calls it ambiguous.
-    script(&sandbox, &[("create_user", "lost-answer")]).await;
+    script(&sandbox, &[("create_user", "lost-answer")]);
     let error = client
         .create_user(&user_request("first@example.com"))
         .retry_policy(NeverRetry)
@@ -208,7 +160,7 @@ async fn a_lost_answer_on_user_creation_is_ambiguous_and_create_or_get_ends_with
     );
 
     // With the default policy create-or-get repeats the call and resolves the 409.
-    script(&sandbox, &[("create_user", "lost-answer")]).await;
+    script(&sandbox, &[("create_user", "lost-answer")]);
     let answer = client
         .create_or_get_user(&user_request("Second@Example.com"))
         .send()
@@ -246,7 +198,7 @@ async fn a_lost_answer_on_user_creation_is_ambiguous_and_create_or_get_ends_with
 #[tokio::test]
 async fn a_dropped_request_was_not_processed_and_the_repeat_creates_the_user() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("create_user", "drop")]).await;
+    script(&sandbox, &[("create_user", "drop")]);
     let clock = VirtualClock::new();
 
     let answer = client(&sandbox, &clock)
@@ -275,7 +227,7 @@ async fn a_dropped_request_was_not_processed_and_the_repeat_creates_the_user() {
 #[tokio::test]
 async fn a_503_with_retry_after_is_repeated_even_for_an_invitation() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("create_invitation", "503")]).await;
+    script(&sandbox, &[("create_invitation", "503")]);
     let clock = VirtualClock::new();
 
     let invited = client(&sandbox, &clock)
@@ -305,7 +257,7 @@ async fn a_500_on_an_invitation_is_not_repeated_unless_the_call_opts_in() {
     let clock = VirtualClock::new();
     let client = client(&sandbox, &clock);
 
-    script(&sandbox, &[("create_invitation", "500")]).await;
+    script(&sandbox, &[("create_invitation", "500")]);
     let error = client
         .create_invitation(&invitation_request())
         .await
@@ -319,7 +271,7 @@ async fn a_500_on_an_invitation_is_not_repeated_unless_the_call_opts_in() {
     );
     assert!(sandbox.invitations().is_empty());
 
-    script(&sandbox, &[("create_invitation", "500")]).await;
+    script(&sandbox, &[("create_invitation", "500")]);
     let invited = client
         .create_invitation(&invitation_request())
         .retry_policy(retry_ambiguous_policy())
@@ -342,7 +294,7 @@ async fn a_500_on_an_invitation_is_not_repeated_unless_the_call_opts_in() {
 #[tokio::test]
 async fn a_lost_answer_on_an_invitation_is_left_to_the_caller() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("create_invitation", "lost-answer")]).await;
+    script(&sandbox, &[("create_invitation", "lost-answer")]);
     let clock = VirtualClock::new();
 
     let error = client(&sandbox, &clock)
@@ -401,7 +353,7 @@ async fn a_fault_header_hits_every_attempt_so_429s_exhaust_the_attempt_limit() {
 #[tokio::test]
 async fn a_slow_attempt_times_out_and_the_idempotent_ping_is_repeated() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("ping", "latency=3000")]).await;
+    script(&sandbox, &[("ping", "latency=3000")]);
     let clock = VirtualClock::new();
 
     let pong = client(&sandbox, &clock)
@@ -422,7 +374,7 @@ async fn a_slow_attempt_times_out_and_the_idempotent_ping_is_repeated() {
 #[tokio::test]
 async fn a_dropped_invitation_is_not_repeated_because_a_drop_looks_like_a_lost_answer() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("create_invitation", "drop")]).await;
+    script(&sandbox, &[("create_invitation", "drop")]);
     let clock = VirtualClock::new();
 
     let error = client(&sandbox, &clock)
@@ -445,7 +397,7 @@ async fn a_dropped_invitation_is_not_repeated_because_a_drop_looks_like_a_lost_a
 #[tokio::test]
 async fn plain_create_user_reports_the_conflict_its_own_lost_answer_caused() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("create_user", "lost-answer")]).await;
+    script(&sandbox, &[("create_user", "lost-answer")]);
     let clock = VirtualClock::new();
 
     let error = client(&sandbox, &clock)
@@ -509,8 +461,7 @@ async fn a_failed_batch_request_fails_only_its_own_items_and_is_not_repeated() {
             ("submit_document_batch", "latency=0"),
             ("submit_document_batch", "500"),
         ],
-    )
-    .await;
+    );
 
     let outcome = client.submit_documents(items).await.unwrap();
 
@@ -536,7 +487,7 @@ async fn a_failed_batch_request_fails_only_its_own_items_and_is_not_repeated() {
 #[tokio::test]
 async fn a_timed_out_invitation_is_ambiguous_and_not_repeated() {
     let sandbox = sandbox().await;
-    script(&sandbox, &[("create_invitation", "latency=2000")]).await;
+    script(&sandbox, &[("create_invitation", "latency=2000")]);
     let clock = VirtualClock::new();
 
     let error = client(&sandbox, &clock)
