@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+mod bounds;
 pub mod hooks;
 
 #[allow(
