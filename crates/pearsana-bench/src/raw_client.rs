@@ -7,7 +7,7 @@
 //! reused. Whatever the SDK costs on top of this is its overhead.
 
 use anyhow::{Context, bail};
-use pearsana_api::spec::API_VERSION;
+use pearsana_api::spec::{API_VERSION, TOKEN_PATH, headers};
 use pearsana_api::types::{CreateUserRequest, CreateUserResponse, PingResponse};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, USER_AGENT};
 use serde::Deserialize;
@@ -52,7 +52,7 @@ pub async fn fetch_token(
     client_secret: &str,
 ) -> anyhow::Result<String> {
     let response = http
-        .post(format!("{auth_url}/oauth2/token"))
+        .post(format!("{auth_url}{TOKEN_PATH}"))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", client_id),
@@ -99,8 +99,11 @@ impl RawClient {
             .request(method, format!("{}{path}", self.api_url))
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .header("api-version", HeaderValue::from_static(API_VERSION))
-            .header("X-API-Version", HeaderValue::from_static(API_VERSION))
-            .header("X-Request-Id", uuid::Uuid::new_v4().to_string())
+            .header(
+                headers::X_API_VERSION,
+                HeaderValue::from_static(API_VERSION),
+            )
+            .header(headers::X_REQUEST_ID, uuid::Uuid::new_v4().to_string())
             .header(USER_AGENT, self.user_agent.clone())
             .header(AUTHORIZATION, self.authorization.clone())
             .timeout(pearsana::DEFAULT_TIMEOUT)

@@ -32,8 +32,8 @@ use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::request_log::{AppliedFault, ClientId, RequestLogEntry};
 use crate::versioning::{AppliedVersion, LATEST_HEADER, SUPPORTED_HEADER, VERSION_HEADER};
 
-/// Path of the token endpoint.
-pub const TOKEN_PATH: &str = "/oauth2/token";
+/// Path of the token endpoint ([`spec::TOKEN_PATH`], from the security scheme's `tokenUrl`).
+pub const TOKEN_PATH: &str = spec::TOKEN_PATH;
 
 /// Prefix of the sandbox's own endpoints (test helpers, request log, faults).
 pub const HELPERS_PREFIX: &str = "/sandbox/v1/";

@@ -46,8 +46,10 @@ fn bare_error_status(buf: &[u8]) -> Option<&str> {
     let mut lines = head.split("\r\n");
     let status_line = lines.next()?;
     let has_request_id = lines.any(|line| {
-        line.split_once(':')
-            .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("x-request-id"))
+        line.split_once(':').is_some_and(|(name, _)| {
+            name.trim()
+                .eq_ignore_ascii_case(crate::request_id::REQUEST_ID_HEADER)
+        })
     });
     (!has_request_id).then_some(status_line)
 }

@@ -3,7 +3,7 @@
 use pearsana_api::spec::MAX_REQUEST_ID_LEN;
 
 /// Header that carries the request id both ways.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: &str = pearsana_api::spec::headers::X_REQUEST_ID;
 
 /// The id to use for a request: the caller's when it is 1 to `MAX_REQUEST_ID_LEN` visible ASCII
 /// characters, a fresh UUID otherwise.

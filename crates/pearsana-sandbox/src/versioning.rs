@@ -7,7 +7,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::NaiveDate;
-use pearsana_api::spec::{API_VERSION, OLDEST_SUPPORTED_VERSION, Operation};
+use pearsana_api::spec::{
+    self, API_VERSION, OLDEST_SUPPORTED_VERSION, Operation, SUPPORTED_VERSIONS, headers,
+};
 use pearsana_api::types::{ErrorCode, ErrorDetails};
 
 use crate::app::AppState;
@@ -16,11 +18,11 @@ use crate::context::RequestContext;
 use crate::error::ApiError;
 
 /// Name of the request and response header that carries the applied version.
-pub const VERSION_HEADER: &str = "x-api-version";
+pub const VERSION_HEADER: &str = headers::X_API_VERSION;
 /// Response header with the newest version.
-pub const LATEST_HEADER: &str = "x-api-version-latest";
+pub const LATEST_HEADER: &str = headers::X_API_VERSION_LATEST;
 /// Response header with the oldest supported version.
-pub const SUPPORTED_HEADER: &str = "x-api-version-supported";
+pub const SUPPORTED_HEADER: &str = headers::X_API_VERSION_SUPPORTED;
 
 /// Whether a path needs `X-API-Version`, merely accepts it, or ignores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +68,7 @@ pub async fn layer(State(app): State<Arc<AppState>>, request: Request, next: Nex
 }
 
 fn known(version: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(version, "%Y-%m-%d").expect("spec versions are dates")
+    NaiveDate::parse_from_str(version, spec::VERSION_DATE_FORMAT).expect("spec versions are dates")
 }
 
 /// Parses a version header value: a date `YYYY-MM-DD` with exactly that many digits.
@@ -89,8 +91,8 @@ fn invalid(message: String) -> ApiError {
 /// Decides the version that applies to a request, or the error to answer with.
 ///
 /// `header` is the raw `X-API-Version` value (`None` when absent). The applied version is the
-/// newest version the API knows (`OLDEST_SUPPORTED_VERSION` or `API_VERSION`) that is not
-/// after the requested date.
+/// newest version the API serves ([`SUPPORTED_VERSIONS`]) that is not after the requested
+/// date.
 pub fn resolve(rule: VersionRule, header: Option<&[u8]>) -> Result<&'static str, ApiError> {
     let raw = match (rule, header) {
         (VersionRule::Ignored, _) | (VersionRule::Optional, None) => return Ok(API_VERSION),
@@ -119,11 +121,14 @@ pub fn resolve(rule: VersionRule, header: Option<&[u8]>) -> Result<&'static str,
             "API version {requested} does not exist yet; the latest is {API_VERSION}."
         )));
     }
-    if requested >= known(API_VERSION) {
-        Ok(API_VERSION)
-    } else {
-        Ok(OLDEST_SUPPORTED_VERSION)
-    }
+    // The newest served version not after the requested date; the oldest one is not after
+    // it (checked above), so there is always one.
+    Ok(SUPPORTED_VERSIONS
+        .iter()
+        .rev()
+        .find(|version| known(version) <= requested)
+        .copied()
+        .unwrap_or(OLDEST_SUPPORTED_VERSION))
 }
 
 #[cfg(test)]

@@ -34,9 +34,6 @@ use crate::retry::{Failure, RetryConfig, RetryLoop};
 use crate::secret::{AccessToken, ClientSecret, Redactor};
 use crate::time::Clock;
 
-/// Path of the token endpoint below the auth base URL.
-pub const TOKEN_PATH: &str = "/oauth2/token";
-
 /// Lifetime assumed when the token response has no `expires_in` (RFC 6749 makes it
 /// optional): five minutes, short enough that a token with a shorter real lifetime costs at
 /// most one `401` and replay, long enough not to fetch a token per call.

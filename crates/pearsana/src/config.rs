@@ -8,7 +8,7 @@ use std::time::Duration;
 use pearsana_api::spec;
 use reqwest::header::HeaderValue;
 
-use crate::auth::{Credentials, TOKEN_PATH, TokenCache, TokenCacheConfig};
+use crate::auth::{Credentials, TokenCache, TokenCacheConfig};
 use crate::client::Client;
 use crate::error::{ConfigError, Error};
 use crate::pipeline::Shared;
@@ -60,7 +60,8 @@ pub enum Environment {
     Custom {
         /// API base URL.
         api_url: String,
-        /// Auth base URL (the token endpoint is `{auth_url}/oauth2/token`).
+        /// Auth base URL (the token endpoint is `{auth_url}` followed by
+        /// [`spec::TOKEN_PATH`](crate::spec::TOKEN_PATH)).
         auth_url: String,
     },
 }
@@ -429,7 +430,7 @@ impl ClientBuilder {
         };
         let tokens = TokenCache::new(TokenCacheConfig {
             http: http.clone(),
-            token_url: format!("{auth_url}{TOKEN_PATH}"),
+            token_url: format!("{auth_url}{}", pearsana_api::spec::TOKEN_PATH),
             credentials,
             scopes: self.scopes,
             refresh_margin: self.refresh_margin,

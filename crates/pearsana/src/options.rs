@@ -120,8 +120,8 @@ impl CallOptions {
 
 const MANAGED: &[&str] = &[
     "authorization",
-    "x-request-id",
-    "x-api-version",
+    pearsana_api::spec::headers::X_REQUEST_ID,
+    pearsana_api::spec::headers::X_API_VERSION,
     "content-type",
     "content-length",
     "host",

@@ -9,11 +9,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use pearsana_api::spec::MAX_REQUEST_ID_LEN;
+use pearsana_api::spec::headers;
 
 use crate::error::{Error, ValidationError};
 
-/// The header that carries the id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header that carries the id ([`pearsana_api::spec::headers::X_REQUEST_ID`]).
+pub const REQUEST_ID_HEADER: &str = headers::X_REQUEST_ID;
 
 /// A valid request id: 1 to [`MAX_REQUEST_ID_LEN`] visible ASCII characters.
 ///
@@ -41,7 +42,7 @@ impl RequestId {
             Ok(Self(id))
         } else {
             Err(ValidationError::single(
-                "X-Request-Id",
+                headers::spelling(REQUEST_ID_HEADER).unwrap_or(REQUEST_ID_HEADER),
                 format!("must be 1 to {MAX_REQUEST_ID_LEN} visible ASCII characters"),
             )
             .into())

@@ -27,7 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pearsana_api::spec::operations;
+use pearsana_api::spec;
 use std::time::Instant;
 
 use reqwest::StatusCode;
@@ -321,18 +321,14 @@ impl RetryConfig {
     }
 }
 
-/// Whether repeating the operation is harmless. `GET /health` and `GET /ping` change
-/// nothing; `POST /v1/users` is made safe by email uniqueness (a repeat after a lost response
-/// is answered `409 CONFLICT` with the user's id, which `create_or_get_user` turns into
-/// success). Invitations and documents would be created twice.
+/// Whether repeating the operation is harmless, as the spec states it
+/// ([`spec::Operation::idempotent`]: `GET` by its semantics, the others by
+/// `x-pearsana-idempotent`). `GET /health` and `GET /ping` change nothing; `POST /v1/users` is
+/// made safe by email uniqueness (a repeat after a lost response is answered `409 CONFLICT`
+/// with the user's id, which `create_or_get_user` turns into success). Invitations and
+/// documents would be created twice. An id the spec does not know is not idempotent.
 pub fn is_idempotent(operation_id: &str) -> bool {
-    [
-        operations::GET_HEALTH,
-        operations::PING,
-        operations::CREATE_USER,
-    ]
-    .iter()
-    .any(|op| op.id == operation_id)
+    spec::operation(operation_id).is_some_and(|op| op.idempotent)
 }
 
 /// A failed attempt, as the retry engine sees it.

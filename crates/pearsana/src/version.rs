@@ -16,12 +16,15 @@ use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::error::{Error, ValidationError};
 
-/// Response header: the version applied to the request.
-pub const VERSION_HEADER: &str = "x-api-version";
-/// Response header: the newest version the server offers.
-pub const LATEST_VERSION_HEADER: &str = "x-api-version-latest";
-/// Response header: the oldest version the server still accepts.
-pub const SUPPORTED_VERSION_HEADER: &str = "x-api-version-supported";
+/// Request and response header: the version asked for and the version applied
+/// ([`spec::headers::X_API_VERSION`]).
+pub const VERSION_HEADER: &str = spec::headers::X_API_VERSION;
+/// Response header: the newest version the server offers
+/// ([`spec::headers::X_API_VERSION_LATEST`]).
+pub const LATEST_VERSION_HEADER: &str = spec::headers::X_API_VERSION_LATEST;
+/// Response header: the oldest version the server still accepts
+/// ([`spec::headers::X_API_VERSION_SUPPORTED`]).
+pub const SUPPORTED_VERSION_HEADER: &str = spec::headers::X_API_VERSION_SUPPORTED;
 
 /// A date-based API version (`YYYY-MM-DD`).
 ///
@@ -61,11 +64,14 @@ impl ApiVersion {
     }
 
     fn parse_strict(text: &str) -> Option<Self> {
-        // `%Y-%m-%d` alone would accept `2026-1-30`; the API wants exactly ten characters.
-        if text.len() != 10 {
+        // The format alone would accept `2026-1-30`; the spec wants exactly this many
+        // characters.
+        if text.len() != spec::VERSION_DATE_LEN {
             return None;
         }
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(Self)
+        NaiveDate::parse_from_str(text, spec::VERSION_DATE_FORMAT)
+            .ok()
+            .map(Self)
     }
 }
 
@@ -97,7 +103,7 @@ impl FromStr for ApiVersion {
 
 impl fmt::Display for ApiVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        write!(f, "{}", self.0.format(spec::VERSION_DATE_FORMAT))
     }
 }
 
