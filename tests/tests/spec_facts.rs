@@ -114,8 +114,12 @@ fn idempotency_is_the_method_or_the_stated_extension() {
             "{id}"
         );
     }
-    assert!(pearsana::retry::is_idempotent(spec::operations::CREATE_USER.id));
-    assert!(!pearsana::retry::is_idempotent(spec::operations::SUBMIT_DOCUMENT.id));
+    assert!(pearsana::retry::is_idempotent(
+        spec::operations::CREATE_USER.id
+    ));
+    assert!(!pearsana::retry::is_idempotent(
+        spec::operations::SUBMIT_DOCUMENT.id
+    ));
     assert!(!pearsana::retry::is_idempotent("no_such_operation"));
 }
 

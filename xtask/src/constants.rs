@@ -46,6 +46,26 @@ pub fn render(spec: &OpenAPI) -> Result<String> {
     Ok(prettyplease::unparse(&file))
 }
 
+/// `text` with every bare `http(s)://` URL written as a rustdoc autolink (`<https://…>`).
+fn autolink(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("https://").or_else(|| rest.find("http://")) {
+        out.push_str(&rest[..start]);
+        let url = &rest[start..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '>' | '`'))
+            .unwrap_or(url.len());
+        let url_text = url[..end].trim_end_matches(['.', ',', ';', ':']);
+        out.push('<');
+        out.push_str(url_text);
+        out.push('>');
+        rest = &url[url_text.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `#[doc]` attributes, one per line, so that prettyplease prints `///` comments.
 fn doc(text: &str) -> TokenStream {
     text.lines()
@@ -141,7 +161,7 @@ fn render_servers(spec: &OpenAPI) -> Result<TokenStream> {
             .with_context(|| format!("server {}", server.url))?;
         let docs = doc(&format!(
             "The {name} environment: {}",
-            server.description.as_deref().unwrap_or_default()
+            autolink(server.description.as_deref().unwrap_or_default())
         ));
         let ident = format_ident!("{}", name.to_uppercase());
         let url = &server.url;
@@ -845,6 +865,15 @@ mod tests {
                 "https://elsewhere.example.com/oauth2/token".into();
         }
         assert!(render_token(&spec).is_err());
+    }
+
+    #[test]
+    fn bare_urls_become_autolinks() {
+        assert_eq!(
+            autolink("Sandbox (tokens from https://a.example.com). See http://b.example.com/x, ok"),
+            "Sandbox (tokens from <https://a.example.com>). See <http://b.example.com/x>, ok"
+        );
+        assert_eq!(autolink("no link"), "no link");
     }
 
     #[test]

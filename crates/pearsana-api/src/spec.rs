@@ -27,13 +27,13 @@ pub struct Server {
     /// [`TOKEN_PATH`].
     pub auth_url: &'static str,
 }
-/// The sandbox environment: Sandbox, for development and testing (tokens from https://sandbox.auth.pearsana.com).
+/// The sandbox environment: Sandbox, for development and testing (tokens from <https://sandbox.auth.pearsana.com>).
 pub const SANDBOX: Server = Server {
     name: "sandbox",
     api_url: "https://sandbox.api.pearsana.com",
     auth_url: "https://sandbox.auth.pearsana.com",
 };
-/// The production environment: Production (tokens from https://auth.pearsana.com).
+/// The production environment: Production (tokens from <https://auth.pearsana.com>).
 pub const PRODUCTION: Server = Server {
     name: "production",
     api_url: "https://api.pearsana.com",

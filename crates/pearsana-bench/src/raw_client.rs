@@ -78,7 +78,7 @@ impl RawClient {
             http,
             api_url: api_url.trim_end_matches('/').to_owned(),
             authorization,
-            user_agent: HeaderValue::from_str(&pearsana::default_user_agent())?,
+            user_agent: HeaderValue::from_str(&pearsana::config::default_user_agent())?,
         })
     }
 
@@ -106,7 +106,7 @@ impl RawClient {
             .header(headers::X_REQUEST_ID, uuid::Uuid::new_v4().to_string())
             .header(USER_AGENT, self.user_agent.clone())
             .header(AUTHORIZATION, self.authorization.clone())
-            .timeout(pearsana::DEFAULT_TIMEOUT)
+            .timeout(pearsana::config::DEFAULT_TIMEOUT)
     }
 
     /// `GET /ping`.

@@ -59,7 +59,7 @@ async fn main() -> Result<(), pearsana::Error> {
         "{users} users in {:.2?}: {created} created, {existing} found after an ambiguous failure, {} failed; {} token request(s)",
         started.elapsed(),
         failed.len(),
-        client.token_requests()
+        pearsana::testing::token_requests(&client)
     );
     for error in failed.iter().take(5) {
         println!("  failed: {error}");

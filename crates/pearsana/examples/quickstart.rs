@@ -73,11 +73,12 @@ async fn main() -> Result<(), pearsana::Error> {
     );
 
     let versions = client.version_info();
+    let scopes = client.token_status().map(|t| t.scopes).unwrap_or_default();
     println!(
-        "API version {} (latest {:?}); {} token request(s)",
+        "API version {} (latest {:?}); token scopes: {}",
         client.api_version(),
         versions.latest.map(|v| v.to_string()),
-        client.token_requests()
+        scopes.join(" ")
     );
     Ok(())
 }

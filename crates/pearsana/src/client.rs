@@ -152,8 +152,9 @@ impl Client {
         &self.inner.shared.auth_url
     }
 
-    /// How many requests this client (and its clones) sent to the token endpoint.
-    pub fn token_requests(&self) -> u64 {
+    /// How many requests this client (and its clones) sent to the token endpoint
+    /// ([`testing::token_requests`](crate::testing::token_requests)).
+    pub(crate) fn token_request_count(&self) -> u64 {
         self.inner.shared.tokens.requests()
     }
 

@@ -46,8 +46,42 @@ pub mod env {
     pub const API_VERSION: &str = "PEARSANA_API_VERSION";
 }
 
-/// Which deployment the client talks to.
+/// Which deployment the client talks to. New deployments may be added: match with a
+/// wildcard arm.
+///
+/// ```
+/// use pearsana::Environment;
+///
+/// fn label(environment: &Environment) -> &'static str {
+///     match environment {
+///         Environment::Production => "production",
+///         Environment::Sandbox | Environment::Local => "test",
+///         _ => "other",
+///     }
+/// }
+/// assert_eq!(label(&Environment::Production), "production");
+/// let custom = Environment::Custom {
+///     api_url: "https://api.example.com".into(),
+///     auth_url: "https://auth.example.com".into(),
+/// };
+/// assert_eq!(label(&custom), "other");
+/// ```
+///
+/// Without the wildcard arm a match does not compile, even when it names every variant of
+/// today:
+///
+/// ```compile_fail,E0004
+/// fn label(environment: &pearsana::Environment) -> &'static str {
+///     match environment {
+///         pearsana::Environment::Sandbox => "sandbox",
+///         pearsana::Environment::Production => "production",
+///         pearsana::Environment::Local => "local",
+///         pearsana::Environment::Custom { .. } => "custom",
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Environment {
     /// [`spec::SANDBOX`], for development.
     #[default]
@@ -61,7 +95,7 @@ pub enum Environment {
         /// API base URL.
         api_url: String,
         /// Auth base URL (the token endpoint is `{auth_url}` followed by
-        /// [`spec::TOKEN_PATH`](crate::spec::TOKEN_PATH)).
+        /// [`spec::TOKEN_PATH`]).
         auth_url: String,
     },
 }
@@ -178,7 +212,7 @@ impl ClientBuilder {
         Self::default()
     }
 
-    /// A builder configured from the process environment (see [`env`](mod@crate::env)). Variables that are
+    /// A builder configured from the process environment (see [`env`](mod@crate::config::env)). Variables that are
     /// not set leave the defaults; set but invalid ones are an error naming the variable.
     /// Credentials are not required here, so flags can still supply them.
     pub fn from_env() -> Result<Self, Error> {
@@ -322,7 +356,7 @@ impl ClientBuilder {
     /// redirects, and a client that follows redirects would re-send a request (the client
     /// secret, personal data, documents) to whatever host a redirect names before the SDK sees
     /// the answer. The SDK refuses any answer that is a redirect or comes from another origin
-    /// ([`Error::Redirected`](crate::Error::Redirected),
+    /// ([`Error::Redirected`],
     /// [`AuthError::Redirected`](crate::AuthError::Redirected)), but only a client that does
     /// not follow redirects keeps the request itself from leaving. The client the SDK builds
     /// when none is given never follows redirects.
@@ -363,9 +397,9 @@ impl ClientBuilder {
     }
 
     /// The largest API response body read, in bytes (default
-    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY), 4 MiB); a larger one
+    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::limits::DEFAULT_MAX_RESPONSE_BODY), 4 MiB); a larger one
     /// fails the call with [`Error::ResponseTooLarge`]. Token responses have their own, smaller
-    /// limit ([`MAX_TOKEN_RESPONSE_BODY`](crate::MAX_TOKEN_RESPONSE_BODY)).
+    /// limit ([`MAX_TOKEN_RESPONSE_BODY`](crate::limits::MAX_TOKEN_RESPONSE_BODY)).
     pub fn max_response_body(mut self, bytes: usize) -> Self {
         self.max_response_body = bytes;
         self

@@ -215,6 +215,7 @@ impl fmt::Display for ApiError {
 
 /// One problem found by client-side validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FieldProblem {
     /// Path of the field in the request body, e.g. `identity.email` or `items[3].itemId`.
     pub field: String,
@@ -229,7 +230,21 @@ impl fmt::Display for FieldProblem {
 }
 
 /// Input rejected before anything was sent; lists every problem, not only the first.
+///
+/// Built with [`ValidationError::single`] and [`ValidationError::push`], never with a struct
+/// literal, so that fields can be added:
+///
+/// ```
+/// let mut error = pearsana::ValidationError::single("identity.email", "is not an email");
+/// error.push("identity.firstName", "is empty");
+/// assert!(error.mentions("identity.email") && error.problems.len() == 2);
+/// ```
+///
+/// ```compile_fail,E0639
+/// let error = pearsana::ValidationError { problems: Vec::new() };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ValidationError {
     /// Every problem found.
     pub problems: Vec<FieldProblem>,
@@ -406,7 +421,7 @@ pub enum Error {
 
     /// The response body is larger than the client's limit
     /// ([`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body), default
-    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY)); it was not read
+    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::limits::DEFAULT_MAX_RESPONSE_BODY)); it was not read
     /// further.
     #[error(
         "the response (HTTP {}) has a body larger than {limit} bytes; refused{}",

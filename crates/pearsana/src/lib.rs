@@ -28,8 +28,8 @@
 //!   `http.request.resend_count`, `error.type`, `pearsana.operation`, `pearsana.request_id`
 //!   and `otel.name` / `otel.kind` for `tracing-opentelemetry`. Never a secret, never a body.
 //! - **Hostile servers**: redirects are never followed, response bodies are bounded
-//!   ([`DEFAULT_MAX_RESPONSE_BODY`], [`MAX_TOKEN_RESPONSE_BODY`]), and the client secret and
-//!   access tokens are scrubbed from every error text.
+//!   ([`limits`]), and the client secret and access tokens are scrubbed from every error
+//!   text.
 //! - **Validation before I/O** ([`validate`]) and **document helpers** ([`DocumentFile`],
 //!   [`Client::submit_documents`]).
 //!
@@ -84,6 +84,20 @@
 //!
 //! Every operation of the spec is also reachable through [`Client::api`], with the same
 //! pipeline (authentication, request ids, retries, throttling and version tracking).
+//!
+//! # Crate layout
+//!
+//! The crate root holds what a partner's code names day to day: [`Client`] and its
+//! [`ClientBuilder`], the [`Environment`], calls and their [`Response`]s, the error types,
+//! the document helpers and the secret wrappers. The rest is grouped by concern:
+//! [`config`] (defaults and environment variable names), [`limits`] (response size bounds),
+//! [`retry`] (policies and the failure classifier), [`auth`], [`version`], [`request_id`],
+//! [`validate`], [`time`] (the injectable clock), [`spec`] (facts of the OpenAPI contract) and
+//! [`types`] (the generated request and response models). [`testing`] holds instrumentation
+//! for tests, benchmarks and demos, not for production code.
+//!
+//! The error enums and [`Environment`] are `#[non_exhaustive]`: match them with a wildcard
+//! arm, so that a variant added in a later release does not break your build.
 
 #![deny(missing_docs)]
 
@@ -91,7 +105,7 @@ pub mod auth;
 mod body;
 mod call;
 mod client;
-mod config;
+pub mod config;
 mod documents;
 mod envelope;
 pub mod error;
@@ -112,14 +126,31 @@ pub mod version;
 pub use pearsana_api::spec;
 pub use pearsana_api::types;
 
-pub use auth::{AuthError, OAuthErrorKind, TokenStatus};
-pub use body::{DEFAULT_MAX_RESPONSE_BODY, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_RESPONSE_BODY};
+/// Bounds on what the client reads from a server, so that a hostile or broken server cannot
+/// exhaust its memory. [`ClientBuilder::max_response_body`] changes the first one.
+pub mod limits {
+    pub use crate::body::{
+        DEFAULT_MAX_RESPONSE_BODY, MAX_ACCESS_TOKEN_LEN, MAX_TOKEN_RESPONSE_BODY,
+    };
+}
+
+/// Instrumentation for tests, benchmarks and demonstrations (how many token requests a client
+/// sent). Production code should not depend on it: these counters describe the SDK's
+/// internals, which may change in any release.
+pub mod testing {
+    use crate::Client;
+
+    /// How many requests `client` (and its clones) sent to the token endpoint: proves that
+    /// concurrent calls share one token and that a `401` refreshes it once.
+    pub fn token_requests(client: &Client) -> u64 {
+        client.token_request_count()
+    }
+}
+
+pub use auth::{AuthError, OAuthErrorKind};
 pub use call::{Call, Decode};
 pub use client::{Client, UserOutcome};
-pub use config::{
-    ClientBuilder, DEFAULT_BATCH_CONCURRENCY, DEFAULT_REFRESH_MARGIN, DEFAULT_TIMEOUT, Environment,
-    LOCAL_URL, default_user_agent, env,
-};
+pub use config::{ClientBuilder, Environment};
 pub use documents::{BatchOutcome, DocumentFile, ItemError, ItemOutcome, external_reference};
 pub use error::{
     ApiError, ConfigError, Error, ErrorCode, ErrorDetails, FieldProblem, Result, ValidationError,

@@ -295,7 +295,7 @@ pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The retry settings of a client.
 #[derive(Debug, Clone)]
-pub struct RetryConfig {
+pub(crate) struct RetryConfig {
     pub(crate) policy: Arc<dyn RetryPolicy>,
     pub(crate) backoff: Arc<dyn BackoffPolicy>,
     pub(crate) max_retry_after: Duration,

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// What `Debug` and `Display` print in place of a secret.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// The App Client's secret, as issued in the Pearsana organisation portal.
 ///

@@ -42,7 +42,7 @@ async fn concurrent_callers_share_one_token_request() {
     for task in tasks {
         task.await.unwrap().expect("ping succeeds");
     }
-    assert_eq!(client.token_requests(), 1);
+    assert_eq!(pearsana::testing::token_requests(&client), 1);
     assert_eq!(count(&server, "/oauth2/token").await, 1);
 }
 
@@ -133,11 +133,11 @@ async fn token_is_refreshed_a_margin_before_expiry() {
 
     clock.advance(Duration::from_secs(500)); // inside the token's life, before the margin
     client.ping().await.unwrap();
-    assert_eq!(client.token_requests(), 1);
+    assert_eq!(pearsana::testing::token_requests(&client), 1);
 
     clock.advance(Duration::from_secs(50)); // 550 s: within the 60-75 s margin
     client.ping().await.unwrap();
-    assert_eq!(client.token_requests(), 2);
+    assert_eq!(pearsana::testing::token_requests(&client), 2);
     assert_eq!(
         header_values(&server, "/ping", "authorization").await,
         vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
@@ -170,7 +170,7 @@ async fn unauthorized_response_refreshes_the_token_and_replays_once() {
     let client = client(&server, &clock);
 
     client.ping().await.expect("replayed with the new token");
-    assert_eq!(client.token_requests(), 2);
+    assert_eq!(pearsana::testing::token_requests(&client), 2);
     let ids = header_values(&server, "/ping", "x-request-id").await;
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], ids[1], "the replay keeps the request id");
@@ -195,7 +195,7 @@ async fn a_second_unauthorized_is_returned_not_replayed_again() {
     let error = client.ping().await.unwrap_err();
     assert_eq!(error.code(), Some(pearsana::ErrorCode::Unauthorized));
     assert_eq!(error.request_id(), Some("req-from-body"));
-    assert_eq!(client.token_requests(), 2);
+    assert_eq!(pearsana::testing::token_requests(&client), 2);
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn transient_token_endpoint_failures_are_retried_with_backoff() {
     let clock = VirtualClock::new();
     let client = client(&server, &clock);
     client.ping().await.expect("third token request succeeds");
-    assert_eq!(client.token_requests(), 3);
+    assert_eq!(pearsana::testing::token_requests(&client), 3);
     let sleeps = clock.sleeps();
     assert_eq!(sleeps.len(), 2);
     assert!(sleeps[1] > Duration::ZERO);
@@ -297,7 +297,7 @@ async fn health_needs_no_token_and_no_credentials() {
         .build()
         .unwrap();
     assert_eq!(client.health().await.unwrap().status, "ok");
-    assert_eq!(client.token_requests(), 0);
+    assert_eq!(pearsana::testing::token_requests(&client), 0);
     let error = client.ping().await.unwrap_err();
     assert!(
         matches!(
@@ -353,5 +353,5 @@ async fn a_burst_of_unauthorized_answers_costs_one_refresh() {
     for task in tasks {
         task.await.unwrap().expect("replayed with the fresh token");
     }
-    assert_eq!(client.token_requests(), 2);
+    assert_eq!(pearsana::testing::token_requests(&client), 2);
 }

@@ -222,7 +222,7 @@ async fn every_request_pins_the_version_and_the_client_records_what_the_server_r
         .and(header("x-api-version", spec::API_VERSION))
         .and(header(
             "user-agent",
-            pearsana::default_user_agent().as_str(),
+            pearsana::config::default_user_agent().as_str(),
         ))
         .respond_with(
             ResponseTemplate::new(201)

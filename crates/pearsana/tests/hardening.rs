@@ -168,7 +168,7 @@ async fn an_oversized_token_answer_is_refused() {
             Error::Auth {
                 source: AuthError::ResponseTooLarge { limit, .. },
                 ..
-            } if *limit == pearsana::MAX_TOKEN_RESPONSE_BODY
+            } if *limit == pearsana::limits::MAX_TOKEN_RESPONSE_BODY
         ),
         "{error:?}"
     );

@@ -328,7 +328,11 @@ async fn the_clients_retry_policy_reaches_token_requests() {
     let clock = VirtualClock::new();
     let client = client(&server, &clock).with_retry_policy(NeverRetry);
     assert!(client.ping().await.is_err());
-    assert_eq!(client.token_requests(), 1, "no retry under NeverRetry");
+    assert_eq!(
+        pearsana::testing::token_requests(&client),
+        1,
+        "no retry under NeverRetry"
+    );
 }
 
 async fn token_with(body: serde_json::Value) -> (MockServer, pearsana::Client) {

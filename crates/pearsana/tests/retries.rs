@@ -219,8 +219,8 @@ async fn invitation_is_not_repeated_after_an_ambiguous_failure_unless_opted_in()
         .expect("repeated after opting in");
     assert_eq!(count(&server, "/v1/invitations").await, 2);
     assert_eq!(
-        opted_in.token_requests(),
-        client.token_requests(),
+        pearsana::testing::token_requests(&opted_in),
+        pearsana::testing::token_requests(&client),
         "the token cache is shared"
     );
 }

@@ -77,7 +77,7 @@ async fn user_creation_lists_every_problem_before_any_io() {
         problems(client.create_or_get_user(&no_refs).await.unwrap_err()),
         ["externalReferences"]
     );
-    assert_eq!(client.token_requests(), 0);
+    assert_eq!(pearsana::testing::token_requests(&client), 0);
 }
 
 #[tokio::test]

@@ -45,10 +45,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
         cold.push(stampede(&client, tasks).await?.as_secs_f64() * 1e3);
         let cold_tokens = sandbox.stats().token_requests - before;
         ensure!(
-            client.token_requests() == 1 && cold_tokens == 1,
+            pearsana::testing::token_requests(&client) == 1 && cold_tokens == 1,
             "a cold stampede of {tasks} tasks made {} token requests (sandbox counted \
              {cold_tokens}); expected exactly 1",
-            client.token_requests()
+            pearsana::testing::token_requests(&client)
         );
         token_counts.push(cold_tokens);
 
@@ -105,7 +105,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
              `ping` tasks at once, then repeats the stampede with the now warm client. All \
              clients share one connection pool opened beforehand, so cold and warm differ only \
              in the token cache. Token requests are counted twice: by the SDK \
-             (`Client::token_requests`) and by the sandbox (`stats().token_requests`); the run \
+             (`pearsana::testing::token_requests`) and by the sandbox (`stats().token_requests`); the run \
              fails unless both are exactly 1 for every cold stampede and 0 for every warm one."
         ),
         table,

@@ -269,12 +269,12 @@ async fn run_steps(
         "stats",
         format!(
             "The sandbox saw {} token request(s) from the SDK client (one token shared by every request), {} users, {} invitation(s), {} documents.",
-            client.token_requests(),
+            pearsana::testing::token_requests(&client),
             stats.users_created,
             stats.invitations_created,
             stats.documents_created
         ),
-        json!({"sdkTokenRequests": client.token_requests(), "sandbox": stats}),
+        json!({"sdkTokenRequests": pearsana::testing::token_requests(&client), "sandbox": stats}),
     );
     if !printer.is_json() {
         outln!(
