@@ -10,6 +10,7 @@ mod bounds;
 mod codegen;
 mod constants;
 mod docs;
+mod public_api;
 mod samples;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ tasks:
   codegen --check   fail (and print a diff) if the committed generated files differ from the spec
   docs              render the spec to crates/pearsana-sandbox/assets/api-reference.html (Redocly)
   docs --check      fail if that page differs from a fresh render
+  public-api        write public-api/pearsana.txt and public-api/pearsana-api.txt (rustdoc JSON, stable)
+  public-api --check  fail (and print a diff) if the public Rust API differs from those files
   bench             run the benchmarks of issue 6 (release builds, Prism) and write BENCHMARKS.md
   bench --smoke     run every benchmark scenario at a tiny size (writes target/bench-smoke.md)
 ";
@@ -34,6 +37,8 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["docs"] => docs::run(codegen::Mode::Write),
         ["docs", "--check"] => docs::run(codegen::Mode::Check),
+        ["public-api"] => public_api::run(codegen::Mode::Write),
+        ["public-api", "--check"] => public_api::run(codegen::Mode::Check),
         ["bench"] => bench::run(bench::Mode::Full),
         ["bench", "--smoke"] => bench::run(bench::Mode::Smoke),
         ["help" | "--help" | "-h"] | [] => {
