@@ -160,5 +160,20 @@ fn version_rules_come_from_info_and_the_date_schema() {
     // The SDK parses and prints versions by the same rule.
     let pinned = pearsana::ApiVersion::default();
     assert_eq!(pinned.to_string(), spec::API_VERSION);
-    assert!("2026-1-30".parse::<pearsana::ApiVersion>().is_err());
+    for bad in [
+        "2026-1-30",
+        "2026- 1-30",
+        "2026-01- 3",
+        "2026-02-30",
+        "2026/01/30",
+    ] {
+        assert!(
+            bad.parse::<pearsana::ApiVersion>().is_err(),
+            "SDK accepted {bad}"
+        );
+        assert!(
+            spec::parse_version_date(bad).is_none(),
+            "spec rule accepted {bad}"
+        );
+    }
 }

@@ -139,6 +139,9 @@ fn render_versions(spec: &OpenAPI) -> Result<TokenStream> {
         pub const VERSION_DATE_LEN: usize = #len;
         #[doc = " The pattern of a version date, as the spec states it."]
         pub const VERSION_DATE_PATTERN: &str = #VERSION_DATE_PATTERN;
+        // Reading a date by that pattern is the same for every spec the generator accepts:
+        // handwritten in `pearsana-api/src/version_date.rs`, re-exported beside its constants.
+        pub use crate::version_date::parse_version_date;
     })
 }
 

@@ -24,6 +24,7 @@
 
 mod bounds;
 pub mod hooks;
+mod version_date;
 
 #[allow(
     missing_docs,

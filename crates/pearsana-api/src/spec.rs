@@ -16,6 +16,7 @@ pub const VERSION_DATE_FORMAT: &str = "%Y-%m-%d";
 pub const VERSION_DATE_LEN: usize = 10;
 /// The pattern of a version date, as the spec states it.
 pub const VERSION_DATE_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+pub use crate::version_date::parse_version_date;
 /// One deployment of the API, with the host that issues its tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Server {

@@ -68,12 +68,13 @@ pub async fn layer(State(app): State<Arc<AppState>>, request: Request, next: Nex
 }
 
 fn known(version: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(version, spec::VERSION_DATE_FORMAT).expect("spec versions are dates")
+    spec::parse_version_date(version).expect("spec versions are dates")
 }
 
-/// Parses a version header value: a date `YYYY-MM-DD` with exactly that many digits.
+/// Parses a version header value by the spec's rule ([`spec::parse_version_date`]): a date
+/// `YYYY-MM-DD` with exactly that many digits.
 pub fn parse_version(value: &str) -> Option<NaiveDate> {
-    crate::validate::strict_date(value)
+    spec::parse_version_date(value)
 }
 
 fn version_details() -> ErrorDetails {

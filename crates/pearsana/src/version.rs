@@ -63,15 +63,9 @@ impl ApiVersion {
         self.0
     }
 
+    /// By the spec's rule ([`spec::parse_version_date`]): `YYYY-MM-DD`, a real day.
     fn parse_strict(text: &str) -> Option<Self> {
-        // The format alone would accept `2026-1-30`; the spec wants exactly this many
-        // characters.
-        if text.len() != spec::VERSION_DATE_LEN {
-            return None;
-        }
-        NaiveDate::parse_from_str(text, spec::VERSION_DATE_FORMAT)
-            .ok()
-            .map(Self)
+        spec::parse_version_date(text).map(Self)
     }
 }
 
