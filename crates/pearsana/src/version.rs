@@ -107,8 +107,10 @@ impl fmt::Debug for ApiVersion {
     }
 }
 
-/// The versions the server reported on the most recent response that carried them.
+/// The versions the server reported on the most recent response that carried them. Fields
+/// may be added; read them, do not build this with a struct literal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VersionInfo {
     /// The version the client sends on every request.
     pub pinned: Option<ApiVersion>,
