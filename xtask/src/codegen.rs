@@ -1,7 +1,7 @@
 //! Spec → generated client crate and bundled JSON spec.
 //!
 //! The pipeline is `serde_yaml` → `openapiv3::OpenAPI` → progenitor (builder interface) →
-//! `syn` → `prettyplease` → `rustfmt`, so the output is byte-for-byte what `cargo fmt` would
+//! `syn` → open enums ([`crate::open_enums`]) → `prettyplease` → `rustfmt`, so the output is byte-for-byte what `cargo fmt` would
 //! leave alone. Every output is computed in memory; [`Mode`] only decides whether the results
 //! are written or compared with what is committed.
 
@@ -186,6 +186,12 @@ fn settings() -> GenerationSettings {
 }
 
 fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
+    // Value sets the spec declares open (`x-extensible-enum`) get a named enum schema, in
+    // this in-memory copy only: the committed spec and the other outputs keep them as written.
+    let mut spec = spec.clone();
+    let open = crate::open_enums::name_extensible_enums(&mut spec)
+        .with_context(|| format!("{SPEC_PATH}: open enums"))?;
+    let spec = &spec;
     let mut settings = settings();
     for schema in crate::bounds::plain_strings(spec) {
         settings.with_conversion(
@@ -223,6 +229,7 @@ fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
         }
     };
     let mut file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
+    crate::open_enums::OpenEnums { open }.apply(&mut file)?;
     syn::visit_mut::VisitMut::visit_file_mut(&mut LineDocs, &mut file);
     Ok(with_header(
         &rustfmt(&prettyplease::unparse(&file))?,

@@ -10,6 +10,7 @@ mod bounds;
 mod codegen;
 mod constants;
 mod docs;
+mod open_enums;
 mod samples;
 
 use std::process::ExitCode;

@@ -93,56 +93,17 @@ pub mod types {
         }
     }
     ///Outcome of one batch item. This is a contract decision; the public documentation does not state it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema,
-    )]
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`BatchItemStatus::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `BatchItemStatus::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`BatchItemStatus::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum BatchItemStatus {
-        #[serde(rename = "created")]
+        /// `created`
         Created,
-        #[serde(rename = "failed")]
+        /// `failed`
         Failed,
-    }
-    impl ::std::fmt::Display for BatchItemStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Created => f.write_str("created"),
-                Self::Failed => f.write_str("failed"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for BatchItemStatus {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "created" => Ok(Self::Created),
-                "failed" => Ok(Self::Failed),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for BatchItemStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for BatchItemStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the crate does not know, kept as sent (read it with [`BatchItemStatus::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     ///Counts over all items of a batch. This is a contract decision; the public documentation does not state it.
     #[derive(
@@ -223,8 +184,7 @@ pub mod types {
         ///The organisation the user belongs to, taken from the access token. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "organisationId")]
         pub organisation_id: ::std::string::String,
-        ///`created`. This limit is a contract decision (an assumption), the public documentation states none.
-        pub status: ::std::string::String,
+        pub status: CreateUserResponseStatus,
         ///Identifier of the new user. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
@@ -233,6 +193,17 @@ pub mod types {
         pub fn builder() -> builder::CreateUserResponse {
             Default::default()
         }
+    }
+    ///`created`. This limit is a contract decision (an assumption), the public documentation states none.
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`CreateUserResponseStatus::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `CreateUserResponseStatus::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`CreateUserResponseStatus::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum CreateUserResponseStatus {
+        /// `created`
+        Created,
+        /// A value this version of the crate does not know, kept as sent (read it with [`CreateUserResponseStatus::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     ///A stored document. This is a contract decision; the public documentation does not state it.
     #[derive(
@@ -245,8 +216,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub attestation_reference_id: ::std::option::Option<::std::string::String>,
-        ///`academic`, `awards`, `sports` or `other`. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.
-        pub category: ::std::string::String,
+        pub category: DocumentCategory,
         ///When the document was stored (RFC 3339). This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "creationDateTime")]
         pub creation_date_time: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -265,21 +235,45 @@ pub mod types {
         ///Size of the decoded file in bytes. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "sizeBytes")]
         pub size_bytes: ::std::num::NonZeroU64,
-        ///`received` once stored. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.
-        pub status: ::std::string::String,
+        pub status: DocumentStatus,
         ///The user the document was stored for. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
-        /// The verification intent applied. `store_only` and `attest` are known; read as an
-        /// open set because later versions may add intents.
-        /// This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "verificationIntent")]
-        pub verification_intent: ::std::string::String,
+        pub verification_intent: VerificationIntent,
     }
     impl Document {
         pub fn builder() -> builder::Document {
             Default::default()
         }
+    }
+    ///`academic`, `awards`, `sports` or `other`. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`DocumentCategory::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `DocumentCategory::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`DocumentCategory::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum DocumentCategory {
+        /// `academic`
+        Academic,
+        /// `awards`
+        Awards,
+        /// `sports`
+        Sports,
+        /// `other`
+        Other,
+        /// A value this version of the crate does not know, kept as sent (read it with [`DocumentCategory::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
+    }
+    ///`received` once stored. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`DocumentStatus::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `DocumentStatus::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`DocumentStatus::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum DocumentStatus {
+        /// `received`
+        Received,
+        /// A value this version of the crate does not know, kept as sent (read it with [`DocumentStatus::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     ///The content of an error envelope.
     #[derive(
@@ -304,92 +298,35 @@ pub mod types {
     /// `INVALID_API_VERSION` 400, `UNAUTHORIZED` 401, `FORBIDDEN` and `INSUFFICIENT_SCOPE` 403,
     /// `NOT_FOUND` 404, `CONFLICT` and `EXTERNAL_REF_CONFLICT` 409, `UNSUPPORTED_API_VERSION`
     /// 410, `TOO_MANY_REQUESTS` 429, `INTERNAL_SERVER_ERROR` 500.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema,
-    )]
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`ErrorCode::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `ErrorCode::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`ErrorCode::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum ErrorCode {
-        #[serde(rename = "VALIDATION_ERROR")]
+        /// `VALIDATION_ERROR`
         ValidationError,
-        #[serde(rename = "INVALID_API_VERSION")]
+        /// `INVALID_API_VERSION`
         InvalidApiVersion,
-        #[serde(rename = "UNAUTHORIZED")]
+        /// `UNAUTHORIZED`
         Unauthorized,
-        #[serde(rename = "FORBIDDEN")]
+        /// `FORBIDDEN`
         Forbidden,
-        #[serde(rename = "INSUFFICIENT_SCOPE")]
+        /// `INSUFFICIENT_SCOPE`
         InsufficientScope,
-        #[serde(rename = "NOT_FOUND")]
+        /// `NOT_FOUND`
         NotFound,
-        #[serde(rename = "CONFLICT")]
+        /// `CONFLICT`
         Conflict,
-        #[serde(rename = "EXTERNAL_REF_CONFLICT")]
+        /// `EXTERNAL_REF_CONFLICT`
         ExternalRefConflict,
-        #[serde(rename = "UNSUPPORTED_API_VERSION")]
+        /// `UNSUPPORTED_API_VERSION`
         UnsupportedApiVersion,
-        #[serde(rename = "TOO_MANY_REQUESTS")]
+        /// `TOO_MANY_REQUESTS`
         TooManyRequests,
-        #[serde(rename = "INTERNAL_SERVER_ERROR")]
+        /// `INTERNAL_SERVER_ERROR`
         InternalServerError,
-    }
-    impl ::std::fmt::Display for ErrorCode {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::ValidationError => f.write_str("VALIDATION_ERROR"),
-                Self::InvalidApiVersion => f.write_str("INVALID_API_VERSION"),
-                Self::Unauthorized => f.write_str("UNAUTHORIZED"),
-                Self::Forbidden => f.write_str("FORBIDDEN"),
-                Self::InsufficientScope => f.write_str("INSUFFICIENT_SCOPE"),
-                Self::NotFound => f.write_str("NOT_FOUND"),
-                Self::Conflict => f.write_str("CONFLICT"),
-                Self::ExternalRefConflict => f.write_str("EXTERNAL_REF_CONFLICT"),
-                Self::UnsupportedApiVersion => f.write_str("UNSUPPORTED_API_VERSION"),
-                Self::TooManyRequests => f.write_str("TOO_MANY_REQUESTS"),
-                Self::InternalServerError => f.write_str("INTERNAL_SERVER_ERROR"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ErrorCode {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "VALIDATION_ERROR" => Ok(Self::ValidationError),
-                "INVALID_API_VERSION" => Ok(Self::InvalidApiVersion),
-                "UNAUTHORIZED" => Ok(Self::Unauthorized),
-                "FORBIDDEN" => Ok(Self::Forbidden),
-                "INSUFFICIENT_SCOPE" => Ok(Self::InsufficientScope),
-                "NOT_FOUND" => Ok(Self::NotFound),
-                "CONFLICT" => Ok(Self::Conflict),
-                "EXTERNAL_REF_CONFLICT" => Ok(Self::ExternalRefConflict),
-                "UNSUPPORTED_API_VERSION" => Ok(Self::UnsupportedApiVersion),
-                "TOO_MANY_REQUESTS" => Ok(Self::TooManyRequests),
-                "INTERNAL_SERVER_ERROR" => Ok(Self::InternalServerError),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ErrorCode {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ErrorCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the crate does not know, kept as sent (read it with [`ErrorCode::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     /// Extra facts about an error. Which fields appear depends on the code; unknown fields may
     /// be added later and must be ignored.
@@ -647,13 +584,23 @@ pub mod types {
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
     pub struct HealthResponse {
-        ///`ok` when the service is healthy. This limit is a contract decision (an assumption), the public documentation states none.
-        pub status: ::std::string::String,
+        pub status: HealthResponseStatus,
     }
     impl HealthResponse {
         pub fn builder() -> builder::HealthResponse {
             Default::default()
         }
+    }
+    ///`ok` when the service is healthy. This limit is a contract decision (an assumption), the public documentation states none.
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`HealthResponseStatus::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `HealthResponseStatus::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`HealthResponseStatus::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum HealthResponseStatus {
+        /// `ok`
+        Ok,
+        /// A value this version of the crate does not know, kept as sent (read it with [`HealthResponseStatus::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     ///A sent invitation.
     #[derive(
@@ -666,14 +613,9 @@ pub mod types {
         ///Identifier of the invitation. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "invitationId")]
         pub invitation_id: ::std::string::String,
-        /// `pending`, `accepted` or `expired`. Read as an open set: later versions may add values.
-        /// This limit is a contract decision (an assumption), the public documentation states none.
-        pub status: ::std::string::String,
-        /// `new` when no user had this email, so one will be created; `existing` when the email
-        /// already belonged to a user. Read as an open set.
-        /// This limit is a contract decision (an assumption), the public documentation states none.
+        pub status: InvitationStatus,
         #[serde(rename = "userState")]
-        pub user_state: ::std::string::String,
+        pub user_state: InvitationUserState,
     }
     impl Invitation {
         pub fn builder() -> builder::Invitation {
@@ -698,6 +640,37 @@ pub mod types {
             Default::default()
         }
     }
+    /// `pending`, `accepted` or `expired`. Read as an open set: later versions may add values.
+    /// This limit is a contract decision (an assumption), the public documentation states none.
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`InvitationStatus::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `InvitationStatus::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`InvitationStatus::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum InvitationStatus {
+        /// `pending`
+        Pending,
+        /// `accepted`
+        Accepted,
+        /// `expired`
+        Expired,
+        /// A value this version of the crate does not know, kept as sent (read it with [`InvitationStatus::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
+    }
+    /// `new` when no user had this email, so one will be created; `existing` when the email
+    /// already belonged to a user. Read as an open set.
+    /// This limit is a contract decision (an assumption), the public documentation states none.
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`InvitationUserState::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `InvitationUserState::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`InvitationUserState::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum InvitationUserState {
+        /// `new`
+        New,
+        /// `existing`
+        Existing,
+        /// A value this version of the crate does not know, kept as sent (read it with [`InvitationUserState::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
+    }
     ///What the API knows about the calling token.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -710,13 +683,23 @@ pub mod types {
         pub message: ::std::string::String,
         ///The scopes carried by the token. This limit is a contract decision (an assumption), the public documentation states none.
         pub scopes: ::std::vec::Vec<::std::string::String>,
-        ///`ok` whenever the token was accepted. This limit is a contract decision (an assumption), the public documentation states none.
-        pub status: ::std::string::String,
+        pub status: PingResponseStatus,
     }
     impl PingResponse {
         pub fn builder() -> builder::PingResponse {
             Default::default()
         }
+    }
+    ///`ok` whenever the token was accepted. This limit is a contract decision (an assumption), the public documentation states none.
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`PingResponseStatus::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `PingResponseStatus::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`PingResponseStatus::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum PingResponseStatus {
+        /// `ok`
+        Ok,
+        /// A value this version of the crate does not know, kept as sent (read it with [`PingResponseStatus::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     /// One item of a batch: everything a single submission takes, plus an identifier that is
     /// unique within the batch and is repeated on the item's result.
@@ -734,15 +717,8 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub attestation_reference_id: ::std::option::Option<::std::string::String>,
-        /// Kind of document. The documented types and their categories are
-        /// `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
-        /// `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
-        /// `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
-        /// non-empty value is accepted with the category `other`.
-        /// This is a contract decision; the public documentation does not state it.
-        /// This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "documentType")]
-        pub document_type: SubmitDocumentBatchItemDocumentType,
+        pub document_type: SubmitDocumentRequestDocumentType,
         #[serde(rename = "externalReference")]
         pub external_reference: ExternalReference,
         /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
@@ -786,67 +762,6 @@ pub mod types {
     impl SubmitDocumentBatchItem {
         pub fn builder() -> builder::SubmitDocumentBatchItem {
             Default::default()
-        }
-    }
-    /// Kind of document. The documented types and their categories are
-    /// `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
-    /// `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
-    /// `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
-    /// non-empty value is accepted with the category `other`.
-    /// This is a contract decision; the public documentation does not state it.
-    /// This limit is a contract decision (an assumption), the public documentation states none.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
-    #[serde(transparent)]
-    pub struct SubmitDocumentBatchItemDocumentType(::std::string::String);
-    impl ::std::ops::Deref for SubmitDocumentBatchItemDocumentType {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SubmitDocumentBatchItemDocumentType> for ::std::string::String {
-        fn from(value: SubmitDocumentBatchItemDocumentType) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for SubmitDocumentBatchItemDocumentType {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 64usize {
-                return Err("longer than 64 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for SubmitDocumentBatchItemDocumentType {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for SubmitDocumentBatchItemDocumentType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SubmitDocumentBatchItemDocumentType {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
@@ -1004,13 +919,6 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub attestation_reference_id: ::std::option::Option<::std::string::String>,
-        /// Kind of document. The documented types and their categories are
-        /// `OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,
-        /// `ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and
-        /// `HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other
-        /// non-empty value is accepted with the category `other`.
-        /// This is a contract decision; the public documentation does not state it.
-        /// This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "documentType")]
         pub document_type: SubmitDocumentRequestDocumentType,
         #[serde(rename = "externalReference")]
@@ -1050,59 +958,33 @@ pub mod types {
     /// non-empty value is accepted with the category `other`.
     /// This is a contract decision; the public documentation does not state it.
     /// This limit is a contract decision (an assumption), the public documentation states none.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
-    #[serde(transparent)]
-    pub struct SubmitDocumentRequestDocumentType(::std::string::String);
-    impl ::std::ops::Deref for SubmitDocumentRequestDocumentType {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SubmitDocumentRequestDocumentType> for ::std::string::String {
-        fn from(value: SubmitDocumentRequestDocumentType) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for SubmitDocumentRequestDocumentType {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 64usize {
-                return Err("longer than 64 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for SubmitDocumentRequestDocumentType {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for SubmitDocumentRequestDocumentType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SubmitDocumentRequestDocumentType {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`SubmitDocumentRequestDocumentType::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `SubmitDocumentRequestDocumentType::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`SubmitDocumentRequestDocumentType::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum SubmitDocumentRequestDocumentType {
+        /// `OFFICIAL_TRANSCRIPT`
+        OfficialTranscript,
+        /// `ACADEMIC_TRANSCRIPT`
+        AcademicTranscript,
+        /// `DEGREE_CERTIFICATE`
+        DegreeCertificate,
+        /// `DIPLOMA`
+        Diploma,
+        /// `ENROLLMENT_VERIFICATION`
+        EnrollmentVerification,
+        /// `COURSE_COMPLETION`
+        CourseCompletion,
+        /// `AWARD_CERTIFICATE`
+        AwardCertificate,
+        /// `HONOR_ROLL`
+        HonorRoll,
+        /// `SPORTS_CERTIFICATE`
+        SportsCertificate,
+        /// `ATHLETIC_RECORD`
+        AthleticRecord,
+        /// A value this version of the crate does not know, kept as sent (read it with [`SubmitDocumentRequestDocumentType::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
     /// 10 MiB (10485760 bytes).
@@ -1236,56 +1118,17 @@ pub mod types {
     /// `attest` records an attestation (then `attestationReferenceId` may be given). Any
     /// value other than `store_only` needs the `partners.verifications:write` scope.
     /// This is a contract decision; the public documentation does not state it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema,
-    )]
+    ///
+    /// An open set: a value this version of the crate does not know decodes as [`VerificationIntent::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `VerificationIntent::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`VerificationIntent::as_str`] gives the value as sent.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum VerificationIntent {
-        #[serde(rename = "store_only")]
+        /// `store_only`
         StoreOnly,
-        #[serde(rename = "attest")]
+        /// `attest`
         Attest,
-    }
-    impl ::std::fmt::Display for VerificationIntent {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::StoreOnly => f.write_str("store_only"),
-                Self::Attest => f.write_str("attest"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for VerificationIntent {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "store_only" => Ok(Self::StoreOnly),
-                "attest" => Ok(Self::Attest),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for VerificationIntent {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for VerificationIntent {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the crate does not know, kept as sent (read it with [`VerificationIntent::as_str`]). Do not match on this variant: see the enum's documentation.
+        Unknown(crate::UnknownValue),
     }
     impl ::std::default::Default for VerificationIntent {
         fn default() -> Self {
@@ -1923,7 +1766,7 @@ pub mod types {
         pub struct CreateUserResponse {
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
             organisation_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::CreateUserResponseStatus, ::std::string::String>,
             user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for CreateUserResponse {
@@ -1959,7 +1802,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::CreateUserResponseStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -2007,7 +1850,7 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            category: ::std::result::Result<::std::string::String, ::std::string::String>,
+            category: ::std::result::Result<super::DocumentCategory, ::std::string::String>,
             creation_date_time: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -2020,10 +1863,10 @@ pub mod types {
             >,
             mime_type: ::std::result::Result<::std::string::String, ::std::string::String>,
             size_bytes: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::DocumentStatus, ::std::string::String>,
             user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
             verification_intent:
-                ::std::result::Result<::std::string::String, ::std::string::String>,
+                ::std::result::Result<super::VerificationIntent, ::std::string::String>,
         }
         impl ::std::default::Default for Document {
             fn default() -> Self {
@@ -2057,7 +1900,7 @@ pub mod types {
             }
             pub fn category<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::DocumentCategory>,
                 T::Error: ::std::fmt::Display,
             {
                 self.category = value
@@ -2127,7 +1970,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::DocumentStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -2147,7 +1990,7 @@ pub mod types {
             }
             pub fn verification_intent<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::VerificationIntent>,
                 T::Error: ::std::fmt::Display,
             {
                 self.verification_intent = value.try_into().map_err(|e| {
@@ -2570,7 +2413,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct HealthResponse {
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::HealthResponseStatus, ::std::string::String>,
         }
         impl ::std::default::Default for HealthResponse {
             fn default() -> Self {
@@ -2582,7 +2425,7 @@ pub mod types {
         impl HealthResponse {
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::HealthResponseStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -2615,8 +2458,8 @@ pub mod types {
                 ::std::string::String,
             >,
             invitation_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
-            user_state: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::InvitationStatus, ::std::string::String>,
+            user_state: ::std::result::Result<super::InvitationUserState, ::std::string::String>,
         }
         impl ::std::default::Default for Invitation {
             fn default() -> Self {
@@ -2651,7 +2494,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::InvitationStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -2661,7 +2504,7 @@ pub mod types {
             }
             pub fn user_state<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::InvitationUserState>,
                 T::Error: ::std::fmt::Display,
             {
                 self.user_state = value
@@ -2755,7 +2598,7 @@ pub mod types {
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::PingResponseStatus, ::std::string::String>,
         }
         impl ::std::default::Default for PingResponse {
             fn default() -> Self {
@@ -2800,7 +2643,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::PingResponseStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -2839,7 +2682,7 @@ pub mod types {
                 ::std::string::String,
             >,
             document_type: ::std::result::Result<
-                super::SubmitDocumentBatchItemDocumentType,
+                super::SubmitDocumentRequestDocumentType,
                 ::std::string::String,
             >,
             external_reference:
@@ -2897,7 +2740,7 @@ pub mod types {
             }
             pub fn document_type<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SubmitDocumentBatchItemDocumentType>,
+                T: ::std::convert::TryInto<super::SubmitDocumentRequestDocumentType>,
                 T::Error: ::std::fmt::Display,
             {
                 self.document_type = value
@@ -3512,6 +3355,925 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl BatchItemStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["created", "failed"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Created => "created",
+                Self::Failed => "failed",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for BatchItemStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for BatchItemStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "created" => Self::Created,
+                "failed" => Self::Failed,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for BatchItemStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "created" => Self::Created,
+                "failed" => Self::Failed,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BatchItemStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for BatchItemStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BatchItemStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for BatchItemStatus {
+        fn schema_name() -> ::std::string::String {
+            "BatchItemStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                false,
+                ::std::option::Option::Some(
+                    "Outcome of one batch item. This is a contract decision; the public documentation does not state it.",
+                ),
+            )
+        }
+    }
+    impl CreateUserResponseStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["created"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Created => "created",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for CreateUserResponseStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for CreateUserResponseStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "created" => Self::Created,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for CreateUserResponseStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "created" => Self::Created,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreateUserResponseStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for CreateUserResponseStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateUserResponseStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for CreateUserResponseStatus {
+        fn schema_name() -> ::std::string::String {
+            "CreateUserResponseStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`created`. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl DocumentCategory {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] =
+            &["academic", "awards", "sports", "other"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Academic => "academic",
+                Self::Awards => "awards",
+                Self::Sports => "sports",
+                Self::Other => "other",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for DocumentCategory {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for DocumentCategory {
+        fn from(value: &str) -> Self {
+            match value {
+                "academic" => Self::Academic,
+                "awards" => Self::Awards,
+                "sports" => Self::Sports,
+                "other" => Self::Other,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DocumentCategory {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "academic" => Self::Academic,
+                "awards" => Self::Awards,
+                "sports" => Self::Sports,
+                "other" => Self::Other,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DocumentCategory {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for DocumentCategory {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DocumentCategory {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for DocumentCategory {
+        fn schema_name() -> ::std::string::String {
+            "DocumentCategory".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`academic`, `awards`, `sports` or `other`. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl DocumentStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["received"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Received => "received",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for DocumentStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for DocumentStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "received" => Self::Received,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DocumentStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "received" => Self::Received,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DocumentStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for DocumentStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DocumentStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for DocumentStatus {
+        fn schema_name() -> ::std::string::String {
+            "DocumentStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`received` once stored. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl ErrorCode {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &[
+            "VALIDATION_ERROR",
+            "INVALID_API_VERSION",
+            "UNAUTHORIZED",
+            "FORBIDDEN",
+            "INSUFFICIENT_SCOPE",
+            "NOT_FOUND",
+            "CONFLICT",
+            "EXTERNAL_REF_CONFLICT",
+            "UNSUPPORTED_API_VERSION",
+            "TOO_MANY_REQUESTS",
+            "INTERNAL_SERVER_ERROR",
+        ];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::ValidationError => "VALIDATION_ERROR",
+                Self::InvalidApiVersion => "INVALID_API_VERSION",
+                Self::Unauthorized => "UNAUTHORIZED",
+                Self::Forbidden => "FORBIDDEN",
+                Self::InsufficientScope => "INSUFFICIENT_SCOPE",
+                Self::NotFound => "NOT_FOUND",
+                Self::Conflict => "CONFLICT",
+                Self::ExternalRefConflict => "EXTERNAL_REF_CONFLICT",
+                Self::UnsupportedApiVersion => "UNSUPPORTED_API_VERSION",
+                Self::TooManyRequests => "TOO_MANY_REQUESTS",
+                Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for ErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for ErrorCode {
+        fn from(value: &str) -> Self {
+            match value {
+                "VALIDATION_ERROR" => Self::ValidationError,
+                "INVALID_API_VERSION" => Self::InvalidApiVersion,
+                "UNAUTHORIZED" => Self::Unauthorized,
+                "FORBIDDEN" => Self::Forbidden,
+                "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
+                "NOT_FOUND" => Self::NotFound,
+                "CONFLICT" => Self::Conflict,
+                "EXTERNAL_REF_CONFLICT" => Self::ExternalRefConflict,
+                "UNSUPPORTED_API_VERSION" => Self::UnsupportedApiVersion,
+                "TOO_MANY_REQUESTS" => Self::TooManyRequests,
+                "INTERNAL_SERVER_ERROR" => Self::InternalServerError,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for ErrorCode {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "VALIDATION_ERROR" => Self::ValidationError,
+                "INVALID_API_VERSION" => Self::InvalidApiVersion,
+                "UNAUTHORIZED" => Self::Unauthorized,
+                "FORBIDDEN" => Self::Forbidden,
+                "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
+                "NOT_FOUND" => Self::NotFound,
+                "CONFLICT" => Self::Conflict,
+                "EXTERNAL_REF_CONFLICT" => Self::ExternalRefConflict,
+                "UNSUPPORTED_API_VERSION" => Self::UnsupportedApiVersion,
+                "TOO_MANY_REQUESTS" => Self::TooManyRequests,
+                "INTERNAL_SERVER_ERROR" => Self::InternalServerError,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ErrorCode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for ErrorCode {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ErrorCode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for ErrorCode {
+        fn schema_name() -> ::std::string::String {
+            "ErrorCode".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                false,
+                ::std::option::Option::Some(
+                    "Machine-readable error code. Each code has one HTTP status: `VALIDATION_ERROR` and\n`INVALID_API_VERSION` 400, `UNAUTHORIZED` 401, `FORBIDDEN` and `INSUFFICIENT_SCOPE` 403,\n`NOT_FOUND` 404, `CONFLICT` and `EXTERNAL_REF_CONFLICT` 409, `UNSUPPORTED_API_VERSION`\n410, `TOO_MANY_REQUESTS` 429, `INTERNAL_SERVER_ERROR` 500.",
+                ),
+            )
+        }
+    }
+    impl HealthResponseStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["ok"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Ok => "ok",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for HealthResponseStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for HealthResponseStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "ok" => Self::Ok,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for HealthResponseStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "ok" => Self::Ok,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for HealthResponseStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for HealthResponseStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for HealthResponseStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for HealthResponseStatus {
+        fn schema_name() -> ::std::string::String {
+            "HealthResponseStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`ok` when the service is healthy. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl InvitationStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["pending", "accepted", "expired"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pending => "pending",
+                Self::Accepted => "accepted",
+                Self::Expired => "expired",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for InvitationStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for InvitationStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "pending" => Self::Pending,
+                "accepted" => Self::Accepted,
+                "expired" => Self::Expired,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for InvitationStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "pending" => Self::Pending,
+                "accepted" => Self::Accepted,
+                "expired" => Self::Expired,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for InvitationStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for InvitationStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for InvitationStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for InvitationStatus {
+        fn schema_name() -> ::std::string::String {
+            "InvitationStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`pending`, `accepted` or `expired`. Read as an open set: later versions may add values.\nThis limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl InvitationUserState {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["new", "existing"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::New => "new",
+                Self::Existing => "existing",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for InvitationUserState {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for InvitationUserState {
+        fn from(value: &str) -> Self {
+            match value {
+                "new" => Self::New,
+                "existing" => Self::Existing,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for InvitationUserState {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "new" => Self::New,
+                "existing" => Self::Existing,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for InvitationUserState {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for InvitationUserState {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for InvitationUserState {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for InvitationUserState {
+        fn schema_name() -> ::std::string::String {
+            "InvitationUserState".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`new` when no user had this email, so one will be created; `existing` when the email\nalready belonged to a user. Read as an open set.\nThis limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl PingResponseStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["ok"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Ok => "ok",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for PingResponseStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for PingResponseStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "ok" => Self::Ok,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for PingResponseStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "ok" => Self::Ok,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PingResponseStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for PingResponseStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PingResponseStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for PingResponseStatus {
+        fn schema_name() -> ::std::string::String {
+            "PingResponseStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`ok` whenever the token was accepted. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl SubmitDocumentRequestDocumentType {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &[
+            "OFFICIAL_TRANSCRIPT",
+            "ACADEMIC_TRANSCRIPT",
+            "DEGREE_CERTIFICATE",
+            "DIPLOMA",
+            "ENROLLMENT_VERIFICATION",
+            "COURSE_COMPLETION",
+            "AWARD_CERTIFICATE",
+            "HONOR_ROLL",
+            "SPORTS_CERTIFICATE",
+            "ATHLETIC_RECORD",
+        ];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::OfficialTranscript => "OFFICIAL_TRANSCRIPT",
+                Self::AcademicTranscript => "ACADEMIC_TRANSCRIPT",
+                Self::DegreeCertificate => "DEGREE_CERTIFICATE",
+                Self::Diploma => "DIPLOMA",
+                Self::EnrollmentVerification => "ENROLLMENT_VERIFICATION",
+                Self::CourseCompletion => "COURSE_COMPLETION",
+                Self::AwardCertificate => "AWARD_CERTIFICATE",
+                Self::HonorRoll => "HONOR_ROLL",
+                Self::SportsCertificate => "SPORTS_CERTIFICATE",
+                Self::AthleticRecord => "ATHLETIC_RECORD",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for SubmitDocumentRequestDocumentType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SubmitDocumentRequestDocumentType {
+        fn from(value: &str) -> Self {
+            match value {
+                "OFFICIAL_TRANSCRIPT" => Self::OfficialTranscript,
+                "ACADEMIC_TRANSCRIPT" => Self::AcademicTranscript,
+                "DEGREE_CERTIFICATE" => Self::DegreeCertificate,
+                "DIPLOMA" => Self::Diploma,
+                "ENROLLMENT_VERIFICATION" => Self::EnrollmentVerification,
+                "COURSE_COMPLETION" => Self::CourseCompletion,
+                "AWARD_CERTIFICATE" => Self::AwardCertificate,
+                "HONOR_ROLL" => Self::HonorRoll,
+                "SPORTS_CERTIFICATE" => Self::SportsCertificate,
+                "ATHLETIC_RECORD" => Self::AthleticRecord,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SubmitDocumentRequestDocumentType {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "OFFICIAL_TRANSCRIPT" => Self::OfficialTranscript,
+                "ACADEMIC_TRANSCRIPT" => Self::AcademicTranscript,
+                "DEGREE_CERTIFICATE" => Self::DegreeCertificate,
+                "DIPLOMA" => Self::Diploma,
+                "ENROLLMENT_VERIFICATION" => Self::EnrollmentVerification,
+                "COURSE_COMPLETION" => Self::CourseCompletion,
+                "AWARD_CERTIFICATE" => Self::AwardCertificate,
+                "HONOR_ROLL" => Self::HonorRoll,
+                "SPORTS_CERTIFICATE" => Self::SportsCertificate,
+                "ATHLETIC_RECORD" => Self::AthleticRecord,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SubmitDocumentRequestDocumentType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for SubmitDocumentRequestDocumentType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SubmitDocumentRequestDocumentType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for SubmitDocumentRequestDocumentType {
+        fn schema_name() -> ::std::string::String {
+            "SubmitDocumentRequestDocumentType".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "Kind of document. The documented types and their categories are\n`OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,\n`ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and\n`HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other\nnon-empty value is accepted with the category `other`.\nThis is a contract decision; the public documentation does not state it.\nThis limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
+    impl VerificationIntent {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["store_only", "attest"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::StoreOnly => "store_only",
+                Self::Attest => "attest",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for VerificationIntent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for VerificationIntent {
+        fn from(value: &str) -> Self {
+            match value {
+                "store_only" => Self::StoreOnly,
+                "attest" => Self::Attest,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for VerificationIntent {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "store_only" => Self::StoreOnly,
+                "attest" => Self::Attest,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for VerificationIntent {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for VerificationIntent {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for VerificationIntent {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for VerificationIntent {
+        fn schema_name() -> ::std::string::String {
+            "VerificationIntent".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                false,
+                ::std::option::Option::Some(
+                    "What Pearsana should do with the document once stored: `store_only` keeps it,\n`attest` records an attestation (then `attestationReferenceId` may be given). Any\nvalue other than `store_only` needs the `partners.verifications:write` scope.\nThis is a contract decision; the public documentation does not state it.",
+                ),
+            )
         }
     }
 }

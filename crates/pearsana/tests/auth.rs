@@ -296,7 +296,10 @@ async fn health_needs_no_token_and_no_credentials() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    assert_eq!(client.health().await.unwrap().status, "ok");
+    assert_eq!(
+        client.health().await.unwrap().status,
+        pearsana::types::HealthResponseStatus::Ok
+    );
     assert_eq!(client.token_requests(), 0);
     let error = client.ping().await.unwrap_err();
     assert!(

@@ -247,7 +247,7 @@ pub async fn submit_documents(
             &args.document_type,
         ) {
             Ok(mut item) => {
-                item.verification_intent = intent;
+                item.verification_intent = intent.clone();
                 item.attestation_reference_id = args.attestation_reference_id.clone();
                 items.push(item);
             }
