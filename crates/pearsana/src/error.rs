@@ -385,6 +385,25 @@ impl From<ValidationError> for Error {
     }
 }
 
+/// A request built with the generated builders (`types::CreateUserRequest::builder()`) that
+/// lacks a required field or got a value its type refuses: a validation error naming the field.
+impl From<types::error::ConversionError> for Error {
+    fn from(error: types::error::ConversionError) -> Self {
+        let text = error.to_string();
+        let (field, problem) = if let Some(field) = text.strip_prefix("no value supplied for ") {
+            (field.to_owned(), "is required".to_owned())
+        } else if let Some((field, problem)) = text
+            .strip_prefix("error converting supplied value for ")
+            .and_then(|rest| rest.split_once(": "))
+        {
+            (field.to_owned(), problem.to_owned())
+        } else {
+            ("request".to_owned(), text)
+        };
+        Self::Validation(ValidationError::single(field, problem))
+    }
+}
+
 impl From<ApiError> for Error {
     fn from(error: ApiError) -> Self {
         Self::Api(Box::new(error))
