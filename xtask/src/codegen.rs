@@ -154,7 +154,7 @@ fn generate(root: &Path) -> Result<Vec<Output>> {
 }
 
 /// Parses the YAML spec, naming the file, line and column of the first problem.
-fn parse_spec(source: &str) -> Result<openapiv3::OpenAPI> {
+pub(crate) fn parse_spec(source: &str) -> Result<openapiv3::OpenAPI> {
     serde_yaml::from_str(source).map_err(|error| match error.location() {
         Some(at) => anyhow!("{SPEC_PATH}:{}:{}: {error}", at.line(), at.column()),
         None => anyhow!("{SPEC_PATH}: {error}"),
@@ -185,7 +185,7 @@ fn settings() -> GenerationSettings {
     settings
 }
 
-fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
+pub(crate) fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
     // Value sets the spec declares open (`x-extensible-enum`) get a named enum schema, in
     // this in-memory copy only: the committed spec and the other outputs keep them as written.
     let mut spec = spec.clone();

@@ -8,6 +8,7 @@
 mod bench;
 mod bounds;
 mod codegen;
+mod compat;
 mod constants;
 mod docs;
 mod open_enums;
@@ -25,6 +26,8 @@ tasks:
   docs --check      fail if that page differs from a fresh render
   bench             run the benchmarks of issue 6 (release builds, Prism) and write BENCHMARKS.md
   bench --smoke     run every benchmark scenario at a tiny size (writes target/bench-smoke.md)
+  partner-compat    check that partner code using builders still compiles against a spec with
+                    one more optional request field (scratch crate under target/partner-compat)
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         ["docs", "--check"] => docs::run(codegen::Mode::Check),
         ["bench"] => bench::run(bench::Mode::Full),
         ["bench", "--smoke"] => bench::run(bench::Mode::Smoke),
+        ["partner-compat"] => compat::run(),
         ["help" | "--help" | "-h"] | [] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
