@@ -564,6 +564,108 @@ fn impls(one: &Found, open: bool) -> proc_macro2::TokenStream {
     }
 }
 
+/// The component schemas a request body can contain (transitively through `$ref`s): the types
+/// partners build. They get `#[non_exhaustive]`, so partner code builds them with their
+/// builders (or serde), which keep compiling when the spec adds an optional field.
+pub fn request_schemas(spec: &OpenAPI) -> BTreeSet<String> {
+    let mut pending: Vec<String> = Vec::new();
+    for (_, item) in spec.paths.iter() {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        for (_, operation) in item.iter() {
+            let Some(ReferenceOr::Item(body)) = &operation.request_body else {
+                continue;
+            };
+            for media in body.content.values() {
+                if let Some(schema) = &media.schema {
+                    collect_refs_unboxed(schema, &mut pending);
+                }
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let schemas = spec.components.as_ref().map(|c| &c.schemas);
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(ReferenceOr::Item(schema)) = schemas.and_then(|s| s.get(&name)) {
+            collect_refs(schema, &mut pending);
+        }
+    }
+    seen
+}
+
+fn ref_name(reference: &str) -> Option<String> {
+    reference
+        .strip_prefix("#/components/schemas/")
+        .map(str::to_owned)
+}
+
+fn collect_refs_unboxed(schema: &ReferenceOr<Schema>, out: &mut Vec<String>) {
+    match schema {
+        ReferenceOr::Reference { reference } => out.extend(ref_name(reference)),
+        ReferenceOr::Item(schema) => collect_refs(schema, out),
+    }
+}
+
+fn collect_refs_boxed(schema: &ReferenceOr<Box<Schema>>, out: &mut Vec<String>) {
+    match schema {
+        ReferenceOr::Reference { reference } => out.extend(ref_name(reference)),
+        ReferenceOr::Item(schema) => collect_refs(schema, out),
+    }
+}
+
+fn collect_refs(schema: &Schema, out: &mut Vec<String>) {
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::Object(object)) => {
+            for property in object.properties.values() {
+                collect_refs_boxed(property, out);
+            }
+            if let Some(openapiv3::AdditionalProperties::Schema(extra)) =
+                &object.additional_properties
+            {
+                collect_refs_unboxed(extra, out);
+            }
+        }
+        SchemaKind::Type(Type::Array(array)) => {
+            if let Some(items) = &array.items {
+                collect_refs_boxed(items, out);
+            }
+        }
+        SchemaKind::AllOf { all_of: list }
+        | SchemaKind::OneOf { one_of: list }
+        | SchemaKind::AnyOf { any_of: list } => {
+            for part in list {
+                collect_refs_unboxed(part, out);
+            }
+        }
+        SchemaKind::Not { not } => collect_refs_unboxed(not, out),
+        _ => {}
+    }
+}
+
+/// Adds `#[non_exhaustive]` to the structs with named fields in the `types` module of `file`
+/// whose names are in `names`.
+pub fn mark_non_exhaustive(file: &mut syn::File, names: &BTreeSet<String>) {
+    for item in &mut file.items {
+        if let syn::Item::Mod(module) = item
+            && module.ident == "types"
+            && let Some((_, items)) = module.content.as_mut()
+        {
+            for item in items {
+                if let syn::Item::Struct(item) = item
+                    && matches!(item.fields, syn::Fields::Named(_))
+                    && names.contains(&item.ident.to_string())
+                {
+                    item.attrs.push(syn::parse_quote!(#[non_exhaustive]));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -741,6 +843,48 @@ components:
         // A data-carrying enum is not a value set and stays as it was.
         assert!(
             !text.contains("impl ::std::fmt::Display for Shape"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn request_types_are_the_schemas_reachable_from_request_bodies() {
+        let root = crate::codegen::workspace_root();
+        let text = std::fs::read_to_string(root.join(crate::codegen::SPEC_PATH)).unwrap();
+        let spec = crate::codegen::parse_spec(&text).unwrap();
+        let names = request_schemas(&spec);
+        for request in [
+            "CreateUserRequest",
+            "UserIdentity",
+            "UserProfile",
+            "Address",
+            "ExternalReference",
+            "SubmitDocumentBatchRequest",
+            "SubmitDocumentBatchItem",
+            "SubmitDocumentRequest",
+        ] {
+            assert!(names.contains(request), "{request}: {names:?}");
+        }
+        for response in [
+            "CreateUserResponse",
+            "Document",
+            "ErrorResponse",
+            "BatchItemResult",
+        ] {
+            assert!(!names.contains(response), "{response}: {names:?}");
+        }
+        let mut file: syn::File = syn::parse_quote! {
+            pub mod types {
+                pub struct CreateUserRequest { pub a: u8 }
+                pub struct Document { pub a: u8 }
+                pub struct ExternalReferenceList(pub Vec<u8>);
+            }
+        };
+        mark_non_exhaustive(&mut file, &names);
+        let text = prettyplease::unparse(&file);
+        assert_eq!(text.matches("#[non_exhaustive]").count(), 1, "{text}");
+        assert!(
+            text.contains("#[non_exhaustive]\n    pub struct CreateUserRequest"),
             "{text}"
         );
     }

@@ -33,10 +33,10 @@ pub fn external_reference(namespace: &str, external_id: &str) -> Result<types::E
         .map_err(|_| problems.push("externalReference.externalId", "is required"))
         .ok();
     match (namespace, external_id) {
-        (Some(namespace), Some(external_id)) => Ok(types::ExternalReference {
-            external_id,
-            namespace,
-        }),
+        (Some(namespace), Some(external_id)) => Ok(types::ExternalReference::builder()
+            .namespace(namespace)
+            .external_id(external_id)
+            .try_into()?),
         _ => Err(problems.into()),
     }
 }
@@ -116,16 +116,13 @@ impl DocumentFile {
         external_reference: types::ExternalReference,
         document_type: &str,
     ) -> Result<types::SubmitDocumentRequest> {
-        let (document_type, file) = self.typed_parts(document_type, "")?;
-        Ok(types::SubmitDocumentRequest {
-            attestation_reference_id: None,
-            document_type,
-            external_reference,
-            file,
-            filename: self.filename.clone(),
-            verification_intent: None,
-            verification_metadata: Default::default(),
-        })
+        let (document_type, file) = self.typed_parts::<types::SubmitDocumentRequestDocumentType, types::SubmitDocumentRequestFile>(document_type, "")?;
+        Ok(types::SubmitDocumentRequest::builder()
+            .document_type(document_type)
+            .external_reference(external_reference)
+            .file(file)
+            .filename(self.filename.clone())
+            .try_into()?)
     }
 
     /// A batch item for this file, for [`Client::submit_documents`].
@@ -151,18 +148,13 @@ impl DocumentFile {
         let Some(item_id) = parsed_id else {
             return Err(problems.into());
         };
-        Ok(types::SubmitDocumentBatchItem {
-            attestation_reference_id: None,
-            document_type,
-            external_reference,
-            file,
-            filename: self.filename.clone(),
-            item_id,
-            metadata: Default::default(),
-            partner_reference_id: None,
-            verification_intent: None,
-            verification_metadata: Default::default(),
-        })
+        Ok(types::SubmitDocumentBatchItem::builder()
+            .item_id(item_id)
+            .document_type(document_type)
+            .external_reference(external_reference)
+            .file(file)
+            .filename(self.filename.clone())
+            .try_into()?)
     }
 
     fn typed_parts<D, F>(&self, document_type: &str, prefix: &str) -> Result<(D, F)>
@@ -342,17 +334,20 @@ impl Client {
         chunk: Vec<types::SubmitDocumentBatchItem>,
     ) -> Vec<(String, std::result::Result<types::Document, ItemError>)> {
         let ids: Vec<String> = chunk.iter().map(|i| i.item_id.to_string()).collect();
-        let request = types::SubmitDocumentBatchRequest { items: chunk };
+        let request: Result<types::SubmitDocumentBatchRequest> =
+            types::SubmitDocumentBatchRequest::builder()
+                .items(chunk)
+                .try_into()
+                .map_err(Error::from);
         let options = CallOptions::default();
-        let sent = match call::json_body(&request)
+        // The request is dropped once serialised (the closure owns it), before sending.
+        let sent = match request
+            .and_then(|request| call::json_body(&request))
             .and_then(|body| self.exchange(&operations::SUBMIT_DOCUMENT_BATCH, body, &options))
         {
-            Ok(exchange) => {
-                drop(request);
-                call::send_exchange(self, &exchange, &options)
-                    .await
-                    .map(|answer| (answer, exchange))
-            }
+            Ok(exchange) => call::send_exchange(self, &exchange, &options)
+                .await
+                .map(|answer| (answer, exchange)),
             Err(error) => Err(error),
         };
         // The generated types decode unknown statuses, codes and fields, so one item a newer
