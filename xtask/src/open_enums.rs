@@ -331,12 +331,25 @@ impl OpenEnums {
             });
             !(replaced && names.contains(&type_name(&imp.self_ty)))
         });
+        // Each enum's impls go right after it, where a reader of the generated code looks.
+        let mut impls_of: BTreeMap<String, Vec<syn::Item>> = BTreeMap::new();
         for one in &found {
             let open = self.open.contains(&one.name.to_string());
-            let tokens = impls(one, open);
-            let file: syn::File = syn::parse2(tokens)?;
-            items.extend(file.items);
+            let file: syn::File = syn::parse2(impls(one, open))?;
+            impls_of.insert(one.name.to_string(), file.items);
         }
+        let mut out = Vec::with_capacity(items.len() + impls_of.len() * 8);
+        for item in items.drain(..) {
+            let name = match &item {
+                syn::Item::Enum(item) => Some(item.ident.to_string()),
+                _ => None,
+            };
+            out.push(item);
+            if let Some(extra) = name.and_then(|name| impls_of.remove(&name)) {
+                out.extend(extra);
+            }
+        }
+        *items = out;
         Ok(())
     }
 }

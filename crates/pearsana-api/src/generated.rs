@@ -106,6 +106,83 @@ pub mod types {
         /// A value this version of the crate does not know, kept as sent (read it with [`BatchItemStatus::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
     }
+    impl BatchItemStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["created", "failed"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Created => "created",
+                Self::Failed => "failed",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for BatchItemStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for BatchItemStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "created" => Self::Created,
+                "failed" => Self::Failed,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for BatchItemStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "created" => Self::Created,
+                "failed" => Self::Failed,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BatchItemStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for BatchItemStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BatchItemStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for BatchItemStatus {
+        fn schema_name() -> ::std::string::String {
+            "BatchItemStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                false,
+                ::std::option::Option::Some(
+                    "Outcome of one batch item. This is a contract decision; the public documentation does not state it.",
+                ),
+            )
+        }
+    }
     ///Counts over all items of a batch. This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -208,6 +285,80 @@ pub mod types {
         /// A value this version of the crate does not know, kept as sent (read it with [`CreateUserResponseStatus::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
     }
+    impl CreateUserResponseStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["created"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Created => "created",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for CreateUserResponseStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for CreateUserResponseStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "created" => Self::Created,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for CreateUserResponseStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "created" => Self::Created,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreateUserResponseStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for CreateUserResponseStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateUserResponseStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for CreateUserResponseStatus {
+        fn schema_name() -> ::std::string::String {
+            "CreateUserResponseStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`created`. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
     ///A stored document. This is a contract decision; the public documentation does not state it.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -267,6 +418,90 @@ pub mod types {
         /// A value this version of the crate does not know, kept as sent (read it with [`DocumentCategory::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
     }
+    impl DocumentCategory {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] =
+            &["academic", "awards", "sports", "other"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Academic => "academic",
+                Self::Awards => "awards",
+                Self::Sports => "sports",
+                Self::Other => "other",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for DocumentCategory {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for DocumentCategory {
+        fn from(value: &str) -> Self {
+            match value {
+                "academic" => Self::Academic,
+                "awards" => Self::Awards,
+                "sports" => Self::Sports,
+                "other" => Self::Other,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DocumentCategory {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "academic" => Self::Academic,
+                "awards" => Self::Awards,
+                "sports" => Self::Sports,
+                "other" => Self::Other,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DocumentCategory {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for DocumentCategory {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DocumentCategory {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for DocumentCategory {
+        fn schema_name() -> ::std::string::String {
+            "DocumentCategory".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`academic`, `awards`, `sports` or `other`. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
     ///`received` once stored. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.
     ///
     /// An open set: a value this version of the crate does not know decodes as [`DocumentStatus::Unknown`] and is sent back unchanged. Match the values you handle and end with a wildcard arm (`_ =>`) rather than `DocumentStatus::Unknown(_)`: a value that a later version knows moves from `Unknown` to a variant of its own, and only the wildcard keeps catching it. [`DocumentStatus::as_str`] gives the value as sent.
@@ -277,6 +512,80 @@ pub mod types {
         Received,
         /// A value this version of the crate does not know, kept as sent (read it with [`DocumentStatus::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
+    }
+    impl DocumentStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["received"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Received => "received",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for DocumentStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for DocumentStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "received" => Self::Received,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DocumentStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "received" => Self::Received,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DocumentStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for DocumentStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DocumentStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for DocumentStatus {
+        fn schema_name() -> ::std::string::String {
+            "DocumentStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`received` once stored. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
     }
     ///The content of an error envelope.
     #[derive(
@@ -330,6 +639,122 @@ pub mod types {
         InternalServerError,
         /// A value this version of the crate does not know, kept as sent (read it with [`ErrorCode::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
+    }
+    impl ErrorCode {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &[
+            "VALIDATION_ERROR",
+            "INVALID_API_VERSION",
+            "UNAUTHORIZED",
+            "FORBIDDEN",
+            "INSUFFICIENT_SCOPE",
+            "NOT_FOUND",
+            "CONFLICT",
+            "EXTERNAL_REF_CONFLICT",
+            "UNSUPPORTED_API_VERSION",
+            "TOO_MANY_REQUESTS",
+            "INTERNAL_SERVER_ERROR",
+        ];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::ValidationError => "VALIDATION_ERROR",
+                Self::InvalidApiVersion => "INVALID_API_VERSION",
+                Self::Unauthorized => "UNAUTHORIZED",
+                Self::Forbidden => "FORBIDDEN",
+                Self::InsufficientScope => "INSUFFICIENT_SCOPE",
+                Self::NotFound => "NOT_FOUND",
+                Self::Conflict => "CONFLICT",
+                Self::ExternalRefConflict => "EXTERNAL_REF_CONFLICT",
+                Self::UnsupportedApiVersion => "UNSUPPORTED_API_VERSION",
+                Self::TooManyRequests => "TOO_MANY_REQUESTS",
+                Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for ErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for ErrorCode {
+        fn from(value: &str) -> Self {
+            match value {
+                "VALIDATION_ERROR" => Self::ValidationError,
+                "INVALID_API_VERSION" => Self::InvalidApiVersion,
+                "UNAUTHORIZED" => Self::Unauthorized,
+                "FORBIDDEN" => Self::Forbidden,
+                "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
+                "NOT_FOUND" => Self::NotFound,
+                "CONFLICT" => Self::Conflict,
+                "EXTERNAL_REF_CONFLICT" => Self::ExternalRefConflict,
+                "UNSUPPORTED_API_VERSION" => Self::UnsupportedApiVersion,
+                "TOO_MANY_REQUESTS" => Self::TooManyRequests,
+                "INTERNAL_SERVER_ERROR" => Self::InternalServerError,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for ErrorCode {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "VALIDATION_ERROR" => Self::ValidationError,
+                "INVALID_API_VERSION" => Self::InvalidApiVersion,
+                "UNAUTHORIZED" => Self::Unauthorized,
+                "FORBIDDEN" => Self::Forbidden,
+                "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
+                "NOT_FOUND" => Self::NotFound,
+                "CONFLICT" => Self::Conflict,
+                "EXTERNAL_REF_CONFLICT" => Self::ExternalRefConflict,
+                "UNSUPPORTED_API_VERSION" => Self::UnsupportedApiVersion,
+                "TOO_MANY_REQUESTS" => Self::TooManyRequests,
+                "INTERNAL_SERVER_ERROR" => Self::InternalServerError,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ErrorCode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for ErrorCode {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ErrorCode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for ErrorCode {
+        fn schema_name() -> ::std::string::String {
+            "ErrorCode".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                false,
+                ::std::option::Option::Some(
+                    "Machine-readable error code. Each code has one HTTP status: `VALIDATION_ERROR` and\n`INVALID_API_VERSION` 400, `UNAUTHORIZED` 401, `FORBIDDEN` and `INSUFFICIENT_SCOPE` 403,\n`NOT_FOUND` 404, `CONFLICT` and `EXTERNAL_REF_CONFLICT` 409, `UNSUPPORTED_API_VERSION`\n410, `TOO_MANY_REQUESTS` 429, `INTERNAL_SERVER_ERROR` 500.",
+                ),
+            )
+        }
     }
     /// Extra facts about an error. Which fields appear depends on the code; unknown fields may
     /// be added later and must be ignored.
@@ -606,6 +1031,80 @@ pub mod types {
         /// A value this version of the crate does not know, kept as sent (read it with [`HealthResponseStatus::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
     }
+    impl HealthResponseStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["ok"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Ok => "ok",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for HealthResponseStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for HealthResponseStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "ok" => Self::Ok,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for HealthResponseStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "ok" => Self::Ok,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for HealthResponseStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for HealthResponseStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for HealthResponseStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for HealthResponseStatus {
+        fn schema_name() -> ::std::string::String {
+            "HealthResponseStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`ok` when the service is healthy. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
     ///A sent invitation.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -661,6 +1160,86 @@ pub mod types {
         /// A value this version of the crate does not know, kept as sent (read it with [`InvitationStatus::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
     }
+    impl InvitationStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["pending", "accepted", "expired"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pending => "pending",
+                Self::Accepted => "accepted",
+                Self::Expired => "expired",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for InvitationStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for InvitationStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "pending" => Self::Pending,
+                "accepted" => Self::Accepted,
+                "expired" => Self::Expired,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for InvitationStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "pending" => Self::Pending,
+                "accepted" => Self::Accepted,
+                "expired" => Self::Expired,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for InvitationStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for InvitationStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for InvitationStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for InvitationStatus {
+        fn schema_name() -> ::std::string::String {
+            "InvitationStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`pending`, `accepted` or `expired`. Read as an open set: later versions may add values.\nThis limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
     /// `new` when no user had this email, so one will be created; `existing` when the email
     /// already belonged to a user. Read as an open set.
     /// This limit is a contract decision (an assumption), the public documentation states none.
@@ -675,6 +1254,83 @@ pub mod types {
         Existing,
         /// A value this version of the crate does not know, kept as sent (read it with [`InvitationUserState::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
+    }
+    impl InvitationUserState {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["new", "existing"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::New => "new",
+                Self::Existing => "existing",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for InvitationUserState {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for InvitationUserState {
+        fn from(value: &str) -> Self {
+            match value {
+                "new" => Self::New,
+                "existing" => Self::Existing,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for InvitationUserState {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "new" => Self::New,
+                "existing" => Self::Existing,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for InvitationUserState {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for InvitationUserState {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for InvitationUserState {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for InvitationUserState {
+        fn schema_name() -> ::std::string::String {
+            "InvitationUserState".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`new` when no user had this email, so one will be created; `existing` when the email\nalready belonged to a user. Read as an open set.\nThis limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
     }
     ///What the API knows about the calling token.
     #[derive(
@@ -705,6 +1361,80 @@ pub mod types {
         Ok,
         /// A value this version of the crate does not know, kept as sent (read it with [`PingResponseStatus::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
+    }
+    impl PingResponseStatus {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["ok"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Ok => "ok",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for PingResponseStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for PingResponseStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "ok" => Self::Ok,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for PingResponseStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "ok" => Self::Ok,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PingResponseStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for PingResponseStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PingResponseStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for PingResponseStatus {
+        fn schema_name() -> ::std::string::String {
+            "PingResponseStatus".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "`ok` whenever the token was accepted. This limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
     }
     /// One item of a batch: everything a single submission takes, plus an identifier that is
     /// unique within the batch and is repeated on the item's result.
@@ -994,6 +1724,118 @@ pub mod types {
         /// A value this version of the crate does not know, kept as sent (read it with [`SubmitDocumentRequestDocumentType::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
     }
+    impl SubmitDocumentRequestDocumentType {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &[
+            "OFFICIAL_TRANSCRIPT",
+            "ACADEMIC_TRANSCRIPT",
+            "DEGREE_CERTIFICATE",
+            "DIPLOMA",
+            "ENROLLMENT_VERIFICATION",
+            "COURSE_COMPLETION",
+            "AWARD_CERTIFICATE",
+            "HONOR_ROLL",
+            "SPORTS_CERTIFICATE",
+            "ATHLETIC_RECORD",
+        ];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::OfficialTranscript => "OFFICIAL_TRANSCRIPT",
+                Self::AcademicTranscript => "ACADEMIC_TRANSCRIPT",
+                Self::DegreeCertificate => "DEGREE_CERTIFICATE",
+                Self::Diploma => "DIPLOMA",
+                Self::EnrollmentVerification => "ENROLLMENT_VERIFICATION",
+                Self::CourseCompletion => "COURSE_COMPLETION",
+                Self::AwardCertificate => "AWARD_CERTIFICATE",
+                Self::HonorRoll => "HONOR_ROLL",
+                Self::SportsCertificate => "SPORTS_CERTIFICATE",
+                Self::AthleticRecord => "ATHLETIC_RECORD",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for SubmitDocumentRequestDocumentType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SubmitDocumentRequestDocumentType {
+        fn from(value: &str) -> Self {
+            match value {
+                "OFFICIAL_TRANSCRIPT" => Self::OfficialTranscript,
+                "ACADEMIC_TRANSCRIPT" => Self::AcademicTranscript,
+                "DEGREE_CERTIFICATE" => Self::DegreeCertificate,
+                "DIPLOMA" => Self::Diploma,
+                "ENROLLMENT_VERIFICATION" => Self::EnrollmentVerification,
+                "COURSE_COMPLETION" => Self::CourseCompletion,
+                "AWARD_CERTIFICATE" => Self::AwardCertificate,
+                "HONOR_ROLL" => Self::HonorRoll,
+                "SPORTS_CERTIFICATE" => Self::SportsCertificate,
+                "ATHLETIC_RECORD" => Self::AthleticRecord,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SubmitDocumentRequestDocumentType {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "OFFICIAL_TRANSCRIPT" => Self::OfficialTranscript,
+                "ACADEMIC_TRANSCRIPT" => Self::AcademicTranscript,
+                "DEGREE_CERTIFICATE" => Self::DegreeCertificate,
+                "DIPLOMA" => Self::Diploma,
+                "ENROLLMENT_VERIFICATION" => Self::EnrollmentVerification,
+                "COURSE_COMPLETION" => Self::CourseCompletion,
+                "AWARD_CERTIFICATE" => Self::AwardCertificate,
+                "HONOR_ROLL" => Self::HonorRoll,
+                "SPORTS_CERTIFICATE" => Self::SportsCertificate,
+                "ATHLETIC_RECORD" => Self::AthleticRecord,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SubmitDocumentRequestDocumentType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for SubmitDocumentRequestDocumentType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SubmitDocumentRequestDocumentType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for SubmitDocumentRequestDocumentType {
+        fn schema_name() -> ::std::string::String {
+            "SubmitDocumentRequestDocumentType".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                true,
+                ::std::option::Option::Some(
+                    "Kind of document. The documented types and their categories are\n`OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,\n`ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and\n`HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other\nnon-empty value is accepted with the category `other`.\nThis is a contract decision; the public documentation does not state it.\nThis limit is a contract decision (an assumption), the public documentation states none.",
+                ),
+            )
+        }
+    }
     /// The file's bytes, standard base64 with padding. Must decode to between 1 byte and
     /// 10 MiB (10485760 bytes).
     /// This is a contract decision; the public documentation does not state it.
@@ -1139,6 +1981,83 @@ pub mod types {
         Attest,
         /// A value this version of the crate does not know, kept as sent (read it with [`VerificationIntent::as_str`]). Do not match on this variant: see the enum's documentation.
         Unknown(crate::UnknownValue),
+    }
+    impl VerificationIntent {
+        /// Every value this version of the crate knows, in the spec's order.
+        pub const KNOWN_VALUES: &'static [&'static str] = &["store_only", "attest"];
+        /// The value as sent on the wire (an unknown value exactly as received).
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::StoreOnly => "store_only",
+                Self::Attest => "attest",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the crate does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for VerificationIntent {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for VerificationIntent {
+        fn from(value: &str) -> Self {
+            match value {
+                "store_only" => Self::StoreOnly,
+                "attest" => Self::Attest,
+                other => Self::Unknown(crate::UnknownValue::new(other)),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for VerificationIntent {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "store_only" => Self::StoreOnly,
+                "attest" => Self::Attest,
+                _ => Self::Unknown(crate::UnknownValue::new(value)),
+            }
+        }
+    }
+    impl ::std::str::FromStr for VerificationIntent {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::serde::Serialize for VerificationIntent {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for VerificationIntent {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
+                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
+                ::std::borrow::Cow::Owned(value) => Self::from(value),
+            })
+        }
+    }
+    impl schemars::JsonSchema for VerificationIntent {
+        fn schema_name() -> ::std::string::String {
+            "VerificationIntent".to_owned()
+        }
+        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+            crate::open_enum::string_set_schema(
+                Self::KNOWN_VALUES,
+                false,
+                ::std::option::Option::Some(
+                    "What Pearsana should do with the document once stored: `store_only` keeps it,\n`attest` records an attestation (then `attestationReferenceId` may be given). Any\nvalue other than `store_only` needs the `partners.verifications:write` scope.\nThis is a contract decision; the public documentation does not state it.",
+                ),
+            )
+        }
     }
     impl ::std::default::Default for VerificationIntent {
         fn default() -> Self {
@@ -3365,925 +4284,6 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
-        }
-    }
-    impl BatchItemStatus {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["created", "failed"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Created => "created",
-                Self::Failed => "failed",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for BatchItemStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for BatchItemStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "created" => Self::Created,
-                "failed" => Self::Failed,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for BatchItemStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "created" => Self::Created,
-                "failed" => Self::Failed,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for BatchItemStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for BatchItemStatus {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for BatchItemStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for BatchItemStatus {
-        fn schema_name() -> ::std::string::String {
-            "BatchItemStatus".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                false,
-                ::std::option::Option::Some(
-                    "Outcome of one batch item. This is a contract decision; the public documentation does not state it.",
-                ),
-            )
-        }
-    }
-    impl CreateUserResponseStatus {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["created"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Created => "created",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for CreateUserResponseStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for CreateUserResponseStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "created" => Self::Created,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for CreateUserResponseStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "created" => Self::Created,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for CreateUserResponseStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for CreateUserResponseStatus {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for CreateUserResponseStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for CreateUserResponseStatus {
-        fn schema_name() -> ::std::string::String {
-            "CreateUserResponseStatus".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "`created`. This limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl DocumentCategory {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] =
-            &["academic", "awards", "sports", "other"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Academic => "academic",
-                Self::Awards => "awards",
-                Self::Sports => "sports",
-                Self::Other => "other",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for DocumentCategory {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for DocumentCategory {
-        fn from(value: &str) -> Self {
-            match value {
-                "academic" => Self::Academic,
-                "awards" => Self::Awards,
-                "sports" => Self::Sports,
-                "other" => Self::Other,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for DocumentCategory {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "academic" => Self::Academic,
-                "awards" => Self::Awards,
-                "sports" => Self::Sports,
-                "other" => Self::Other,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for DocumentCategory {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for DocumentCategory {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for DocumentCategory {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for DocumentCategory {
-        fn schema_name() -> ::std::string::String {
-            "DocumentCategory".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "`academic`, `awards`, `sports` or `other`. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl DocumentStatus {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["received"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Received => "received",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for DocumentStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for DocumentStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "received" => Self::Received,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for DocumentStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "received" => Self::Received,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for DocumentStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for DocumentStatus {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for DocumentStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for DocumentStatus {
-        fn schema_name() -> ::std::string::String {
-            "DocumentStatus".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "`received` once stored. Read as an open set. This limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl ErrorCode {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &[
-            "VALIDATION_ERROR",
-            "INVALID_API_VERSION",
-            "UNAUTHORIZED",
-            "FORBIDDEN",
-            "INSUFFICIENT_SCOPE",
-            "NOT_FOUND",
-            "CONFLICT",
-            "EXTERNAL_REF_CONFLICT",
-            "UNSUPPORTED_API_VERSION",
-            "TOO_MANY_REQUESTS",
-            "INTERNAL_SERVER_ERROR",
-        ];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::ValidationError => "VALIDATION_ERROR",
-                Self::InvalidApiVersion => "INVALID_API_VERSION",
-                Self::Unauthorized => "UNAUTHORIZED",
-                Self::Forbidden => "FORBIDDEN",
-                Self::InsufficientScope => "INSUFFICIENT_SCOPE",
-                Self::NotFound => "NOT_FOUND",
-                Self::Conflict => "CONFLICT",
-                Self::ExternalRefConflict => "EXTERNAL_REF_CONFLICT",
-                Self::UnsupportedApiVersion => "UNSUPPORTED_API_VERSION",
-                Self::TooManyRequests => "TOO_MANY_REQUESTS",
-                Self::InternalServerError => "INTERNAL_SERVER_ERROR",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for ErrorCode {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for ErrorCode {
-        fn from(value: &str) -> Self {
-            match value {
-                "VALIDATION_ERROR" => Self::ValidationError,
-                "INVALID_API_VERSION" => Self::InvalidApiVersion,
-                "UNAUTHORIZED" => Self::Unauthorized,
-                "FORBIDDEN" => Self::Forbidden,
-                "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
-                "NOT_FOUND" => Self::NotFound,
-                "CONFLICT" => Self::Conflict,
-                "EXTERNAL_REF_CONFLICT" => Self::ExternalRefConflict,
-                "UNSUPPORTED_API_VERSION" => Self::UnsupportedApiVersion,
-                "TOO_MANY_REQUESTS" => Self::TooManyRequests,
-                "INTERNAL_SERVER_ERROR" => Self::InternalServerError,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for ErrorCode {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "VALIDATION_ERROR" => Self::ValidationError,
-                "INVALID_API_VERSION" => Self::InvalidApiVersion,
-                "UNAUTHORIZED" => Self::Unauthorized,
-                "FORBIDDEN" => Self::Forbidden,
-                "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
-                "NOT_FOUND" => Self::NotFound,
-                "CONFLICT" => Self::Conflict,
-                "EXTERNAL_REF_CONFLICT" => Self::ExternalRefConflict,
-                "UNSUPPORTED_API_VERSION" => Self::UnsupportedApiVersion,
-                "TOO_MANY_REQUESTS" => Self::TooManyRequests,
-                "INTERNAL_SERVER_ERROR" => Self::InternalServerError,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ErrorCode {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for ErrorCode {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ErrorCode {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for ErrorCode {
-        fn schema_name() -> ::std::string::String {
-            "ErrorCode".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                false,
-                ::std::option::Option::Some(
-                    "Machine-readable error code. Each code has one HTTP status: `VALIDATION_ERROR` and\n`INVALID_API_VERSION` 400, `UNAUTHORIZED` 401, `FORBIDDEN` and `INSUFFICIENT_SCOPE` 403,\n`NOT_FOUND` 404, `CONFLICT` and `EXTERNAL_REF_CONFLICT` 409, `UNSUPPORTED_API_VERSION`\n410, `TOO_MANY_REQUESTS` 429, `INTERNAL_SERVER_ERROR` 500.",
-                ),
-            )
-        }
-    }
-    impl HealthResponseStatus {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["ok"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Ok => "ok",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for HealthResponseStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for HealthResponseStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "ok" => Self::Ok,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for HealthResponseStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "ok" => Self::Ok,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for HealthResponseStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for HealthResponseStatus {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for HealthResponseStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for HealthResponseStatus {
-        fn schema_name() -> ::std::string::String {
-            "HealthResponseStatus".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "`ok` when the service is healthy. This limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl InvitationStatus {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["pending", "accepted", "expired"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Pending => "pending",
-                Self::Accepted => "accepted",
-                Self::Expired => "expired",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for InvitationStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for InvitationStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "pending" => Self::Pending,
-                "accepted" => Self::Accepted,
-                "expired" => Self::Expired,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for InvitationStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "pending" => Self::Pending,
-                "accepted" => Self::Accepted,
-                "expired" => Self::Expired,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for InvitationStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for InvitationStatus {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for InvitationStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for InvitationStatus {
-        fn schema_name() -> ::std::string::String {
-            "InvitationStatus".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "`pending`, `accepted` or `expired`. Read as an open set: later versions may add values.\nThis limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl InvitationUserState {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["new", "existing"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::New => "new",
-                Self::Existing => "existing",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for InvitationUserState {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for InvitationUserState {
-        fn from(value: &str) -> Self {
-            match value {
-                "new" => Self::New,
-                "existing" => Self::Existing,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for InvitationUserState {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "new" => Self::New,
-                "existing" => Self::Existing,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for InvitationUserState {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for InvitationUserState {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for InvitationUserState {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for InvitationUserState {
-        fn schema_name() -> ::std::string::String {
-            "InvitationUserState".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "`new` when no user had this email, so one will be created; `existing` when the email\nalready belonged to a user. Read as an open set.\nThis limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl PingResponseStatus {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["ok"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Ok => "ok",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for PingResponseStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for PingResponseStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "ok" => Self::Ok,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for PingResponseStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "ok" => Self::Ok,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for PingResponseStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for PingResponseStatus {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for PingResponseStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for PingResponseStatus {
-        fn schema_name() -> ::std::string::String {
-            "PingResponseStatus".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "`ok` whenever the token was accepted. This limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl SubmitDocumentRequestDocumentType {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &[
-            "OFFICIAL_TRANSCRIPT",
-            "ACADEMIC_TRANSCRIPT",
-            "DEGREE_CERTIFICATE",
-            "DIPLOMA",
-            "ENROLLMENT_VERIFICATION",
-            "COURSE_COMPLETION",
-            "AWARD_CERTIFICATE",
-            "HONOR_ROLL",
-            "SPORTS_CERTIFICATE",
-            "ATHLETIC_RECORD",
-        ];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::OfficialTranscript => "OFFICIAL_TRANSCRIPT",
-                Self::AcademicTranscript => "ACADEMIC_TRANSCRIPT",
-                Self::DegreeCertificate => "DEGREE_CERTIFICATE",
-                Self::Diploma => "DIPLOMA",
-                Self::EnrollmentVerification => "ENROLLMENT_VERIFICATION",
-                Self::CourseCompletion => "COURSE_COMPLETION",
-                Self::AwardCertificate => "AWARD_CERTIFICATE",
-                Self::HonorRoll => "HONOR_ROLL",
-                Self::SportsCertificate => "SPORTS_CERTIFICATE",
-                Self::AthleticRecord => "ATHLETIC_RECORD",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for SubmitDocumentRequestDocumentType {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for SubmitDocumentRequestDocumentType {
-        fn from(value: &str) -> Self {
-            match value {
-                "OFFICIAL_TRANSCRIPT" => Self::OfficialTranscript,
-                "ACADEMIC_TRANSCRIPT" => Self::AcademicTranscript,
-                "DEGREE_CERTIFICATE" => Self::DegreeCertificate,
-                "DIPLOMA" => Self::Diploma,
-                "ENROLLMENT_VERIFICATION" => Self::EnrollmentVerification,
-                "COURSE_COMPLETION" => Self::CourseCompletion,
-                "AWARD_CERTIFICATE" => Self::AwardCertificate,
-                "HONOR_ROLL" => Self::HonorRoll,
-                "SPORTS_CERTIFICATE" => Self::SportsCertificate,
-                "ATHLETIC_RECORD" => Self::AthleticRecord,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for SubmitDocumentRequestDocumentType {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "OFFICIAL_TRANSCRIPT" => Self::OfficialTranscript,
-                "ACADEMIC_TRANSCRIPT" => Self::AcademicTranscript,
-                "DEGREE_CERTIFICATE" => Self::DegreeCertificate,
-                "DIPLOMA" => Self::Diploma,
-                "ENROLLMENT_VERIFICATION" => Self::EnrollmentVerification,
-                "COURSE_COMPLETION" => Self::CourseCompletion,
-                "AWARD_CERTIFICATE" => Self::AwardCertificate,
-                "HONOR_ROLL" => Self::HonorRoll,
-                "SPORTS_CERTIFICATE" => Self::SportsCertificate,
-                "ATHLETIC_RECORD" => Self::AthleticRecord,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for SubmitDocumentRequestDocumentType {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for SubmitDocumentRequestDocumentType {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SubmitDocumentRequestDocumentType {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for SubmitDocumentRequestDocumentType {
-        fn schema_name() -> ::std::string::String {
-            "SubmitDocumentRequestDocumentType".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                true,
-                ::std::option::Option::Some(
-                    "Kind of document. The documented types and their categories are\n`OFFICIAL_TRANSCRIPT`, `ACADEMIC_TRANSCRIPT`, `DEGREE_CERTIFICATE`, `DIPLOMA`,\n`ENROLLMENT_VERIFICATION` and `COURSE_COMPLETION` (academic), `AWARD_CERTIFICATE` and\n`HONOR_ROLL` (awards), `SPORTS_CERTIFICATE` and `ATHLETIC_RECORD` (sports). Any other\nnon-empty value is accepted with the category `other`.\nThis is a contract decision; the public documentation does not state it.\nThis limit is a contract decision (an assumption), the public documentation states none.",
-                ),
-            )
-        }
-    }
-    impl VerificationIntent {
-        /// Every value this version of the crate knows, in the spec's order.
-        pub const KNOWN_VALUES: &'static [&'static str] = &["store_only", "attest"];
-        /// The value as sent on the wire (an unknown value exactly as received).
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::StoreOnly => "store_only",
-                Self::Attest => "attest",
-                Self::Unknown(value) => value.as_str(),
-            }
-        }
-        /// Whether this is a value this version of the crate does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for VerificationIntent {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for VerificationIntent {
-        fn from(value: &str) -> Self {
-            match value {
-                "store_only" => Self::StoreOnly,
-                "attest" => Self::Attest,
-                other => Self::Unknown(crate::UnknownValue::new(other)),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for VerificationIntent {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "store_only" => Self::StoreOnly,
-                "attest" => Self::Attest,
-                _ => Self::Unknown(crate::UnknownValue::new(value)),
-            }
-        }
-    }
-    impl ::std::str::FromStr for VerificationIntent {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self::from(value))
-        }
-    }
-    impl ::serde::Serialize for VerificationIntent {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            serializer.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for VerificationIntent {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            ::std::result::Result::Ok(match crate::open_enum::deserialize_str(deserializer)? {
-                ::std::borrow::Cow::Borrowed(value) => Self::from(value),
-                ::std::borrow::Cow::Owned(value) => Self::from(value),
-            })
-        }
-    }
-    impl schemars::JsonSchema for VerificationIntent {
-        fn schema_name() -> ::std::string::String {
-            "VerificationIntent".to_owned()
-        }
-        fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-            crate::open_enum::string_set_schema(
-                Self::KNOWN_VALUES,
-                false,
-                ::std::option::Option::Some(
-                    "What Pearsana should do with the document once stored: `store_only` keeps it,\n`attest` records an attestation (then `attestationReferenceId` may be given). Any\nvalue other than `store_only` needs the `partners.verifications:write` scope.\nThis is a contract decision; the public documentation does not state it.",
-                ),
-            )
         }
     }
 }
