@@ -106,7 +106,9 @@ pub async fn submit_document_batch() -> SampleResult {
         let file = pearsana::DocumentFile::from_bytes(b"%PDF-1.4\n")?.with_filename(name);
         items.push(file.batch_item(item_id, reference.clone(), kind)?);
     }
-    let request = types::SubmitDocumentBatchRequest { items };
+    let request: types::SubmitDocumentBatchRequest = types::SubmitDocumentBatchRequest::builder()
+        .items(items)
+        .try_into()?;
     let batch = client.submit_document_batch(&request).await?;
     for result in &batch.results {
         println!("{}: {:?}", result.item_id, result.status);

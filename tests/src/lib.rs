@@ -206,3 +206,105 @@ pub fn media_examples(label: &str, media: &Value, out: &mut Vec<(String, String,
         out.push((format!("{label} ({name})"), schema.to_owned(), value));
     }
 }
+
+/// The field added by [`add_unknown_fields`] to every object.
+pub const UNKNOWN_FIELD: &str = "addedInAFutureVersion";
+
+/// A value no enum of the spec lists, as a newer server might send.
+pub const UNKNOWN_VALUE: &str = "ADDED_IN_A_FUTURE_VERSION";
+
+/// Calls `visit` with every value of `value` below `schema` (followed through `$ref`s, `allOf`,
+/// properties and array items) and the resolved schema it belongs to, with its path
+/// (`results[].error.code`).
+pub fn walk_with_schema(
+    value: &mut Value,
+    schema: &Value,
+    path: &str,
+    visit: &mut dyn FnMut(&mut Value, &Value, &str),
+) {
+    let resolved = resolve(schema);
+    visit(value, resolved, path);
+    match value {
+        Value::Object(members) => {
+            let shape = object_shape(schema);
+            for (name, member) in members.iter_mut() {
+                if let Some(property) = shape.properties.get(name) {
+                    let at = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    walk_with_schema(member, property, &at, visit);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = resolved.get("items") {
+                for item in items {
+                    walk_with_schema(item, item_schema, &format!("{path}[]"), visit);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Adds [`UNKNOWN_FIELD`] (an object holding a list) to every object with declared properties
+/// and no free-form members below `schema`; returns how many objects got one.
+pub fn add_unknown_fields(value: &mut Value, schema: &Value) -> usize {
+    let mut added = 0;
+    walk_with_schema(value, schema, "", &mut |value, schema, _| {
+        let declared = !object_shape(schema).properties.is_empty();
+        let free_form = schema.get("additionalProperties").is_some();
+        if let Value::Object(members) = value
+            && declared
+            && !free_form
+        {
+            members.insert(
+                UNKNOWN_FIELD.to_owned(),
+                serde_json::json!({"nested": [1, "two", {"three": null}]}),
+            );
+            added += 1;
+        }
+    });
+    added
+}
+
+/// Replaces every value of an enumerated set (`enum` or `x-extensible-enum`) below `schema` by
+/// [`UNKNOWN_VALUE`]; returns the paths of the values replaced.
+pub fn replace_enum_values(value: &mut Value, schema: &Value) -> Vec<String> {
+    let mut replaced = Vec::new();
+    walk_with_schema(value, schema, "", &mut |value, schema, path| {
+        let enumerated = schema.get("enum").is_some() || schema.get("x-extensible-enum").is_some();
+        if enumerated && value.is_string() {
+            *value = Value::String(UNKNOWN_VALUE.to_owned());
+            replaced.push(path.to_owned());
+        }
+    });
+    replaced
+}
+
+/// Every JSON response example of the spec: `(operationId, status, label, schema name, example)`.
+pub fn response_examples() -> Vec<(String, String, String, String, Value)> {
+    let mut out = Vec::new();
+    for (method, path, operation) in operations() {
+        let id = operation["operationId"]
+            .as_str()
+            .expect("operationId")
+            .to_owned();
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            let Some(media) = resolve(response)
+                .get("content")
+                .and_then(|c| c.get("application/json"))
+            else {
+                continue;
+            };
+            let mut examples = Vec::new();
+            media_examples(&format!("{method} {path} {status}"), media, &mut examples);
+            for (label, schema, example) in examples {
+                out.push((id.clone(), status.clone(), label, schema, example));
+            }
+        }
+    }
+    out
+}

@@ -53,7 +53,7 @@ async fn every_operation_works_with_a_plain_reqwest_client() {
     let version: chrono::NaiveDate = spec::API_VERSION.parse().unwrap();
 
     let health = client.get_health().send().await.unwrap();
-    assert_eq!(health.status, "ok");
+    assert_eq!(health.status, types::HealthResponseStatus::Ok);
     assert_eq!(
         health.headers()["x-api-version-latest"].to_str().unwrap(),
         spec::API_VERSION
@@ -105,8 +105,14 @@ async fn every_operation_works_with_a_plain_reqwest_client() {
         .send()
         .await
         .unwrap();
-    assert_eq!(invitation.invitation.status, "pending");
-    assert_eq!(invitation.invitation.user_state, "new");
+    assert_eq!(
+        invitation.invitation.status,
+        types::InvitationStatus::Pending
+    );
+    assert_eq!(
+        invitation.invitation.user_state,
+        types::InvitationUserState::New
+    );
 
     let document = client
         .submit_document()
@@ -121,7 +127,10 @@ async fn every_operation_works_with_a_plain_reqwest_client() {
         .await
         .unwrap();
     assert_eq!(document.document.user_id, user.user_id);
-    assert_eq!(document.document.category, "academic");
+    assert_eq!(
+        document.document.category,
+        types::DocumentCategory::Academic
+    );
 
     // STU-2024-002 is only invited, not linked: item 2 of the spec's batch example fails alone.
     let batch = client

@@ -1,7 +1,7 @@
 //! Spec → generated client crate and bundled JSON spec.
 //!
 //! The pipeline is `serde_yaml` → `openapiv3::OpenAPI` → progenitor (builder interface) →
-//! `syn` → `prettyplease` → `rustfmt`, so the output is byte-for-byte what `cargo fmt` would
+//! `syn` → open enums ([`crate::open_enums`]) → `prettyplease` → `rustfmt`, so the output is byte-for-byte what `cargo fmt` would
 //! leave alone. Every output is computed in memory; [`Mode`] only decides whether the results
 //! are written or compared with what is committed.
 
@@ -154,7 +154,7 @@ fn generate(root: &Path) -> Result<Vec<Output>> {
 }
 
 /// Parses the YAML spec, naming the file, line and column of the first problem.
-fn parse_spec(source: &str) -> Result<openapiv3::OpenAPI> {
+pub(crate) fn parse_spec(source: &str) -> Result<openapiv3::OpenAPI> {
     serde_yaml::from_str(source).map_err(|error| match error.location() {
         Some(at) => anyhow!("{SPEC_PATH}:{}:{}: {error}", at.line(), at.column()),
         None => anyhow!("{SPEC_PATH}: {error}"),
@@ -185,7 +185,13 @@ fn settings() -> GenerationSettings {
     settings
 }
 
-fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
+pub(crate) fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
+    // Value sets the spec declares open (`x-extensible-enum`) get a named enum schema, in
+    // this in-memory copy only: the committed spec and the other outputs keep them as written.
+    let mut spec = spec.clone();
+    let open = crate::open_enums::name_extensible_enums(&mut spec)
+        .with_context(|| format!("{SPEC_PATH}: open enums"))?;
+    let spec = &spec;
     let mut settings = settings();
     for schema in crate::bounds::plain_strings(spec) {
         settings.with_conversion(
@@ -223,6 +229,9 @@ fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result<String> {
         }
     };
     let mut file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
+    crate::open_enums::OpenEnums { open }.apply(&mut file)?;
+    // Request types can grow: other crates must build them with builders or serde.
+    crate::open_enums::mark_non_exhaustive(&mut file, &crate::open_enums::request_schemas(spec));
     syn::visit_mut::VisitMut::visit_file_mut(&mut LineDocs, &mut file);
     Ok(with_header(
         &rustfmt(&prettyplease::unparse(&file))?,

@@ -8,8 +8,10 @@
 mod bench;
 mod bounds;
 mod codegen;
+mod compat;
 mod constants;
 mod docs;
+mod open_enums;
 mod public_api;
 mod samples;
 
@@ -27,6 +29,8 @@ tasks:
   public-api --check  fail (and print a diff) if the public Rust API differs from those files
   bench             run the benchmarks of issue 6 (release builds, Prism) and write BENCHMARKS.md
   bench --smoke     run every benchmark scenario at a tiny size (writes target/bench-smoke.md)
+  partner-compat    check that partner code using builders still compiles against a spec with
+                    one more optional request field (scratch crate under target/partner-compat)
 ";
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         ["public-api", "--check"] => public_api::run(codegen::Mode::Check),
         ["bench"] => bench::run(bench::Mode::Full),
         ["bench", "--smoke"] => bench::run(bench::Mode::Smoke),
+        ["partner-compat"] => compat::run(),
         ["help" | "--help" | "-h"] | [] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -13,7 +13,7 @@
 //! let http = reqwest::Client::new();
 //! let client = Client::new_with_client("https://sandbox.api.pearsana.com", http, Hooks::none());
 //! let health = client.get_health().send().await?;
-//! assert_eq!(health.status, "ok");
+//! assert_eq!(health.status, pearsana_api::types::HealthResponseStatus::Ok);
 //! # Ok(())
 //! # }
 //! ```
@@ -24,6 +24,11 @@
 
 mod bounds;
 pub mod hooks;
+mod open_enum;
+
+#[doc(hidden)]
+pub use open_enum::__private;
+pub use open_enum::UnknownValue;
 mod version_date;
 
 #[allow(

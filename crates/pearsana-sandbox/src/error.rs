@@ -33,7 +33,7 @@ impl ApiError {
     /// An error with the status that belongs to `code` in the spec.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status: status_of(code),
+            status: status_of(&code),
             code,
             message: message.into(),
             details: None,
@@ -128,7 +128,7 @@ impl ApiError {
     pub fn envelope(&self, request_id: &str) -> ErrorResponse {
         ErrorResponse {
             error: ErrorBody {
-                code: self.code,
+                code: self.code.clone(),
                 message: self.message.clone(),
                 details: self.details.as_deref().cloned(),
                 request_id: request_id.to_string(),
@@ -165,7 +165,7 @@ impl ApiError {
 }
 
 /// The one HTTP status of each error code, as the spec's `ErrorCode` lists them.
-pub fn status_of(code: ErrorCode) -> StatusCode {
+pub fn status_of(code: &ErrorCode) -> StatusCode {
     match code {
         ErrorCode::ValidationError | ErrorCode::InvalidApiVersion => StatusCode::BAD_REQUEST,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -174,7 +174,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Conflict | ErrorCode::ExternalRefConflict => StatusCode::CONFLICT,
         ErrorCode::UnsupportedApiVersion => StatusCode::GONE,
         ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        // The sandbox only sends documented codes; any other is a server failure.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

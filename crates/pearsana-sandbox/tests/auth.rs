@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use pearsana_api::spec::{operations, scopes};
+use pearsana_api::types;
 use pearsana_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox};
 use serde_json::Value;
 
@@ -153,7 +154,7 @@ async fn a_token_carries_only_the_requested_scopes() {
     let ping = api(&sandbox, &token).ping().send().await.unwrap();
     assert_eq!(ping.client_id, DEFAULT_CLIENT_ID);
     assert_eq!(ping.scopes, [scopes::PING]);
-    assert_eq!(ping.status, "ok");
+    assert_eq!(ping.status, types::PingResponseStatus::Ok);
 
     let answer = post(
         &sandbox,
@@ -252,6 +253,6 @@ async fn missing_forged_foreign_and_expired_tokens_are_unauthorized() {
     // /health needs no token at all.
     assert_eq!(
         api(&sandbox, "x").get_health().send().await.unwrap().status,
-        "ok"
+        types::HealthResponseStatus::Ok
     );
 }

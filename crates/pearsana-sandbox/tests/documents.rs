@@ -5,7 +5,7 @@ mod common;
 use base64::Engine as _;
 use common::*;
 use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES, scopes};
-use pearsana_api::types::SubmitDocumentRequest;
+use pearsana_api::types::{self, SubmitDocumentRequest};
 use pearsana_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RunningSandbox};
 use serde_json::{Value, json};
 
@@ -55,11 +55,14 @@ async fn a_document_is_stored_for_the_linked_user() {
     assert_eq!(stored.status().as_u16(), 201);
     let document = stored.into_inner().document;
     assert_eq!(document.user_id, user_id);
-    assert_eq!(document.status, "received");
-    assert_eq!(document.category, "academic");
+    assert_eq!(document.status, types::DocumentStatus::Received);
+    assert_eq!(document.category, types::DocumentCategory::Academic);
     assert_eq!(document.mime_type, "application/pdf");
     assert_eq!(document.size_bytes.get(), 9);
-    assert_eq!(document.verification_intent, "store_only");
+    assert_eq!(
+        document.verification_intent,
+        types::VerificationIntent::StoreOnly
+    );
     assert_eq!(document.filename.as_deref(), Some("transcript.pdf"));
     assert!(document.attestation_reference_id.is_none());
 

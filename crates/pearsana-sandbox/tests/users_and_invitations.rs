@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use pearsana_api::types::{CreateInvitationRequest, CreateUserRequest};
+use pearsana_api::types::{self, CreateInvitationRequest, CreateUserRequest};
 use pearsana_sandbox::DEFAULT_ORGANISATION_ID;
 use serde_json::json;
 
@@ -25,7 +25,7 @@ async fn a_user_is_created_with_a_lowercased_email_through_the_generated_client(
     assert_version_headers(created.headers());
     assert_eq!(created.email, "jane.smith@example.com");
     assert_eq!(created.organisation_id, DEFAULT_ORGANISATION_ID);
-    assert_eq!(created.status, "created");
+    assert_eq!(created.status, types::CreateUserResponseStatus::Created);
     let users = get(&sandbox, &token, "/sandbox/v1/users").await;
     assert_eq!(users.body["users"][0]["userId"], created.user_id.as_str());
     assert_eq!(

@@ -28,17 +28,16 @@ async fn main() -> Result<(), pearsana::Error> {
             let client = client.clone();
             let run = run.clone();
             async move {
-                let request = types::CreateUserRequest {
-                    identity: types::UserIdentity {
-                        email: format!("drill-{run}-{i}@example.com"),
-                        first_name: "Drill".into(),
-                        last_name: format!("User {i}"),
-                        role_name: "student".into(),
-                    },
-                    external_references: vec![external_reference("DRILL", &format!("{run}-{i}"))?]
-                        .into(),
-                    profile: None,
-                };
+                let request: types::CreateUserRequest = types::CreateUserRequest::builder()
+                    .identity(
+                        types::UserIdentity::builder()
+                            .email(format!("drill-{run}-{i}@example.com"))
+                            .first_name("Drill")
+                            .last_name(format!("User {i}"))
+                            .role_name("student"),
+                    )
+                    .external_references(vec![external_reference("DRILL", &format!("{run}-{i}"))?])
+                    .try_into()?;
                 client.create_or_get_user(&request).await
             }
         })

@@ -27,16 +27,17 @@ async fn main() -> Result<(), pearsana::Error> {
         pong.client_id, pong.scopes
     );
 
-    let request = types::CreateUserRequest {
-        identity: types::UserIdentity {
-            email: "jane.smith@example.com".into(),
-            first_name: "Jane".into(),
-            last_name: "Smith".into(),
-            role_name: "student".into(),
-        },
-        external_references: vec![external_reference("SIS", "STU-2024-001")?].into(),
-        profile: None,
-    };
+    // Builders keep this code compiling when the API adds optional fields.
+    let request: types::CreateUserRequest = types::CreateUserRequest::builder()
+        .identity(
+            types::UserIdentity::builder()
+                .email("jane.smith@example.com")
+                .first_name("Jane")
+                .last_name("Smith")
+                .role_name("student"),
+        )
+        .external_references(vec![external_reference("SIS", "STU-2024-001")?])
+        .try_into()?;
     // One call with its own timeout; `send()` returns the body with the response metadata.
     let answer = client
         .create_or_get_user(&request)
@@ -71,6 +72,12 @@ async fn main() -> Result<(), pearsana::Error> {
         "document {} stored for {user_id} as {}",
         submitted.document.document_id, submitted.document.mime_type
     );
+    // Categories (like every value set of the API) are open enums: keep a wildcard arm, a
+    // newer API may add categories this version does not know.
+    match &submitted.document.category {
+        types::DocumentCategory::Academic => println!("filed with the transcripts"),
+        other => println!("filed under {other}"),
+    }
 
     let versions = client.version_info();
     let scopes = client.token_status().map(|t| t.scopes).unwrap_or_default();

@@ -47,7 +47,22 @@ const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 const MAX_KEPT_BODY: usize = 512;
 
 /// The `error` value of an RFC 6749 §5.2 error response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// An open set, like the API's own enums: a value this version does not know arrives as
+/// `OAuthErrorKind::Unknown` (read it with [`as_str`](Self::as_str)). Match the kinds you
+/// handle and end with a wildcard arm rather than matching `Unknown(_)`: a value that a later
+/// version knows moves to a variant of its own.
+///
+/// ```
+/// use pearsana::OAuthErrorKind;
+///
+/// let kind: OAuthErrorKind = "invalid_client".parse().unwrap();
+/// assert_eq!(kind, OAuthErrorKind::InvalidClient);
+/// let newer: OAuthErrorKind = "invalid_dpop_proof".parse().unwrap();
+/// assert!(newer.is_unknown());
+/// assert_eq!(newer.to_string(), "invalid_dpop_proof");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OAuthErrorKind {
     /// `invalid_request`: a parameter is missing or malformed.
@@ -62,8 +77,9 @@ pub enum OAuthErrorKind {
     UnsupportedGrantType,
     /// `invalid_scope`: a requested scope is unknown or not granted to the client.
     InvalidScope,
-    /// Any other value, as sent.
-    Other(String),
+    /// A value this version does not know, kept as sent (read it with
+    /// [`as_str`](Self::as_str)). Do not match on this variant: see the enum's documentation.
+    Unknown(pearsana_api::UnknownValue),
 }
 
 impl OAuthErrorKind {
@@ -75,7 +91,7 @@ impl OAuthErrorKind {
             "unauthorized_client" => Self::UnauthorizedClient,
             "unsupported_grant_type" => Self::UnsupportedGrantType,
             "invalid_scope" => Self::InvalidScope,
-            other => Self::Other(other.to_owned()),
+            other => Self::Unknown(pearsana_api::__private::unknown_value(other)),
         }
     }
 
@@ -88,8 +104,27 @@ impl OAuthErrorKind {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
-            Self::Other(other) => other,
+            Self::Unknown(value) => value.as_str(),
         }
+    }
+
+    /// Whether this is a value this version does not know.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+}
+
+impl std::str::FromStr for OAuthErrorKind {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::parse(value))
+    }
+}
+
+impl From<&str> for OAuthErrorKind {
+    fn from(value: &str) -> Self {
+        Self::parse(value)
     }
 }
 

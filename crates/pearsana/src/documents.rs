@@ -8,7 +8,6 @@ use base64::Engine as _;
 use futures_util::StreamExt as _;
 use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES, operations};
 use pearsana_api::types;
-use serde::Deserialize;
 
 use crate::call;
 use crate::client::Client;
@@ -34,10 +33,10 @@ pub fn external_reference(namespace: &str, external_id: &str) -> Result<types::E
         .map_err(|_| problems.push("externalReference.externalId", "is required"))
         .ok();
     match (namespace, external_id) {
-        (Some(namespace), Some(external_id)) => Ok(types::ExternalReference {
-            external_id,
-            namespace,
-        }),
+        (Some(namespace), Some(external_id)) => Ok(types::ExternalReference::builder()
+            .namespace(namespace)
+            .external_id(external_id)
+            .try_into()?),
         _ => Err(problems.into()),
     }
 }
@@ -117,16 +116,13 @@ impl DocumentFile {
         external_reference: types::ExternalReference,
         document_type: &str,
     ) -> Result<types::SubmitDocumentRequest> {
-        let (document_type, file) = self.typed_parts(document_type, "")?;
-        Ok(types::SubmitDocumentRequest {
-            attestation_reference_id: None,
-            document_type,
-            external_reference,
-            file,
-            filename: self.filename.clone(),
-            verification_intent: None,
-            verification_metadata: Default::default(),
-        })
+        let (document_type, file) = self.typed_parts::<types::SubmitDocumentRequestDocumentType, types::SubmitDocumentRequestFile>(document_type, "")?;
+        Ok(types::SubmitDocumentRequest::builder()
+            .document_type(document_type)
+            .external_reference(external_reference)
+            .file(file)
+            .filename(self.filename.clone())
+            .try_into()?)
     }
 
     /// A batch item for this file, for [`Client::submit_documents`].
@@ -140,7 +136,7 @@ impl DocumentFile {
         let parsed_id = types::SubmitDocumentBatchItemItemId::try_from(item_id)
             .map_err(|e| problems.push("itemId", e.to_string()))
             .ok();
-        let parts = self.typed_parts::<types::SubmitDocumentBatchItemDocumentType, types::SubmitDocumentBatchItemFile>(document_type, "");
+        let parts = self.typed_parts::<types::SubmitDocumentRequestDocumentType, types::SubmitDocumentBatchItemFile>(document_type, "");
         let (document_type, file) = match parts {
             Ok(parts) => parts,
             Err(Error::Validation(more)) => {
@@ -152,18 +148,13 @@ impl DocumentFile {
         let Some(item_id) = parsed_id else {
             return Err(problems.into());
         };
-        Ok(types::SubmitDocumentBatchItem {
-            attestation_reference_id: None,
-            document_type,
-            external_reference,
-            file,
-            filename: self.filename.clone(),
-            item_id,
-            metadata: Default::default(),
-            partner_reference_id: None,
-            verification_intent: None,
-            verification_metadata: Default::default(),
-        })
+        Ok(types::SubmitDocumentBatchItem::builder()
+            .item_id(item_id)
+            .document_type(document_type)
+            .external_reference(external_reference)
+            .file(file)
+            .filename(self.filename.clone())
+            .try_into()?)
     }
 
     fn typed_parts<D, F>(&self, document_type: &str, prefix: &str) -> Result<(D, F)>
@@ -271,61 +262,18 @@ impl BatchOutcome {
     }
 }
 
-/// A batch response read leniently, so an unknown item error code does not lose the results
-/// of the other items.
-#[derive(Deserialize)]
-struct LenientBatchResponse {
-    results: Vec<LenientItemResult>,
-}
-
-#[derive(Deserialize)]
-struct LenientItemResult {
-    #[serde(rename = "itemId")]
-    item_id: String,
-    #[serde(default)]
-    document: Option<types::Document>,
-    #[serde(default)]
-    error: Option<LenientItemError>,
-}
-
-#[derive(Deserialize)]
-struct LenientItemError {
-    code: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    details: Option<serde_json::Value>,
-}
-
-impl From<types::BatchItemResult> for LenientItemResult {
-    fn from(result: types::BatchItemResult) -> Self {
-        Self {
-            item_id: result.item_id,
-            document: result.document,
-            error: result.error.map(|e| LenientItemError {
-                code: e.code.to_string(),
-                message: e.message,
-                details: e.details.and_then(|d| serde_json::to_value(d).ok()),
-            }),
-        }
-    }
-}
-
-impl LenientItemResult {
-    fn into_result(self) -> std::result::Result<types::Document, ItemError> {
-        match (self.document, self.error) {
-            (Some(document), None) => Ok(document),
-            (_, Some(error)) => {
-                let code: ErrorCode = error.code.parse().unwrap_or_else(|e| match e {});
-                let details = error.details.as_ref().map(envelope::lenient_details);
-                Err(ItemError::Rejected {
-                    details: envelope::typed_details(&code, details, &ResponseMeta::default()),
-                    code,
-                    message: error.message,
-                })
-            }
-            (None, None) => Err(ItemError::MissingResult),
-        }
+/// One item's result of a batch response as the API reported it. Decided by what the result
+/// carries, not by its `status`, so a status this version does not know still yields the
+/// document or the error that came with it.
+fn item_result(result: types::BatchItemResult) -> std::result::Result<types::Document, ItemError> {
+    match (result.document, result.error) {
+        (Some(document), None) => Ok(document),
+        (_, Some(error)) => Err(ItemError::Rejected {
+            details: envelope::typed_details(&error.code, error.details, &ResponseMeta::default()),
+            code: error.code,
+            message: error.message,
+        }),
+        (None, None) => Err(ItemError::MissingResult),
     }
 }
 
@@ -386,23 +334,27 @@ impl Client {
         chunk: Vec<types::SubmitDocumentBatchItem>,
     ) -> Vec<(String, std::result::Result<types::Document, ItemError>)> {
         let ids: Vec<String> = chunk.iter().map(|i| i.item_id.to_string()).collect();
-        let request = types::SubmitDocumentBatchRequest { items: chunk };
+        let request: Result<types::SubmitDocumentBatchRequest> =
+            types::SubmitDocumentBatchRequest::builder()
+                .items(chunk)
+                .try_into()
+                .map_err(Error::from);
         let options = CallOptions::default();
-        let sent = match call::json_body(&request)
+        // The request is dropped once serialised (the closure owns it), before sending.
+        let sent = match request
+            .and_then(|request| call::json_body(&request))
             .and_then(|body| self.exchange(&operations::SUBMIT_DOCUMENT_BATCH, body, &options))
         {
-            Ok(exchange) => {
-                drop(request);
-                call::send_exchange(self, &exchange, &options)
-                    .await
-                    .map(|answer| (answer, exchange))
-            }
+            Ok(exchange) => call::send_exchange(self, &exchange, &options)
+                .await
+                .map(|answer| (answer, exchange)),
             Err(error) => Err(error),
         };
-        // Read leniently: an unknown per-item code must not lose the other items' results.
-        let lenient: std::result::Result<Vec<LenientItemResult>, Error> = match sent {
+        // The generated types decode unknown statuses, codes and fields, so one item a newer
+        // server describes differently does not lose the other items' results.
+        let decoded: std::result::Result<Vec<types::BatchItemResult>, Error> = match sent {
             Ok((answer, exchange)) => {
-                match serde_json::from_slice::<LenientBatchResponse>(&answer.body) {
+                match serde_json::from_slice::<types::SubmitDocumentBatchResponse>(&answer.body) {
                     Ok(parsed) => Ok(parsed.results),
                     Err(source) => Err(Error::Decode {
                         status: Some(answer.status),
@@ -415,12 +367,12 @@ impl Client {
             Err(error) => Err(error),
         };
         let redactor = || self.redactor();
-        match lenient {
+        match decoded {
             Ok(results) => results
                 .into_iter()
                 .map(|r| {
                     let id = r.item_id.clone();
-                    let mut result = r.into_result();
+                    let mut result = item_result(r);
                     if let Err(ItemError::Rejected { message, .. }) = &mut result {
                         redactor().in_place(message);
                     }

@@ -1,35 +1,19 @@
 //! The API's error envelope, decoded into [`ApiError`] / [`Error`].
 //!
-//! The generated `ErrorResponse` is used when it decodes; when it does not (an unknown
-//! `code`, a malformed detail, an undocumented status) the raw body is read leniently here, so
-//! a newer server's errors still arrive as typed [`ApiError`]s.
+//! The generated `ErrorResponse` decodes every envelope a newer server may send: unknown codes
+//! arrive as `ErrorCode::Unknown` and unknown fields are ignored. Only `details` whose
+//! documented members have an unexpected shape need care: those members are dropped one by
+//! one (still through the generated type), so the code, the message and the other details
+//! survive a malformed one.
 
 use std::time::Duration;
 
 use pearsana_api::types;
 use reqwest::StatusCode;
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::{ApiError, Error, ErrorCode, ErrorDetails};
 use crate::version::ApiVersion;
-
-/// The error envelope read without the generated types' strictness, so that unknown codes
-/// and odd details still produce an [`ApiError`].
-#[derive(Deserialize)]
-struct LenientEnvelope {
-    error: LenientBody,
-}
-
-#[derive(Deserialize)]
-struct LenientBody {
-    code: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    details: Option<serde_json::Value>,
-    #[serde(rename = "requestId", default)]
-    request_id: Option<String>,
-}
 
 /// What the client knows about the response behind an error.
 #[derive(Debug, Default, Clone)]
@@ -40,59 +24,50 @@ pub(crate) struct ResponseMeta {
     pub(crate) latest: Option<ApiVersion>,
 }
 
-/// Decodes an error envelope from raw bytes, accepting unknown codes.
+/// Decodes an error envelope from raw bytes (any code, known or not).
 pub(crate) fn parse_envelope(
     status: StatusCode,
     body: &[u8],
     meta: &ResponseMeta,
 ) -> Option<ApiError> {
-    let envelope: LenientEnvelope = serde_json::from_slice(body).ok()?;
-    let details = envelope.error.details.as_ref().map(lenient_details);
-    let code: ErrorCode = envelope.error.code.parse().unwrap_or_else(|e| match e {});
+    let envelope = decode_envelope(body)?;
+    let error = envelope.error;
     Some(build_api_error(
         status,
-        code,
-        envelope.error.message,
-        envelope.error.request_id,
-        details,
+        error.code,
+        error.message,
+        Some(error.request_id),
+        error.details,
         meta,
     ))
 }
 
-/// Reads `details` field by field, so one malformed field does not lose the others.
-pub(crate) fn lenient_details(value: &serde_json::Value) -> types::ErrorDetails {
-    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-    let list = |key: &str| -> Vec<String> {
-        value
-            .get(key)
-            .and_then(|v| v.as_array())
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let date = |key: &str| {
-        value
-            .get(key)
-            .and_then(|v| v.as_str())
-            .and_then(|v| v.parse::<ApiVersion>().ok())
-            .map(|v| v.date())
-    };
-    types::ErrorDetails {
-        email: text("email"),
-        errors: list("errors"),
-        external_id: text("externalId"),
-        latest_version: date("latestVersion"),
-        oldest_supported_version: date("oldestSupportedVersion"),
-        provided_scopes: list("providedScopes"),
-        required_scopes: list("requiredScopes"),
-        retry_after_seconds: value.get("retryAfterSeconds").and_then(|v| v.as_u64()),
-        type_: text("type"),
-        user_id: text("userId"),
+/// The envelope through the generated type; when only its `details` break the documented
+/// shape, with the members of `details` that still decode.
+fn decode_envelope(body: &[u8]) -> Option<types::ErrorResponse> {
+    if let Ok(envelope) = serde_json::from_slice::<types::ErrorResponse>(body) {
+        return Some(envelope);
     }
+    let mut value: Value = serde_json::from_slice(body).ok()?;
+    let details = value.get_mut("error")?.as_object_mut()?.remove("details");
+    let mut envelope: types::ErrorResponse = serde_json::from_value(value).ok()?;
+    envelope.error.details = details.and_then(decodable_details);
+    Some(envelope)
+}
+
+/// The members of a `details` object that decode as the generated `ErrorDetails`.
+fn decodable_details(details: Value) -> Option<types::ErrorDetails> {
+    let Value::Object(members) = details else {
+        return None;
+    };
+    let kept: serde_json::Map<String, Value> = members
+        .into_iter()
+        .filter(|(name, value)| {
+            let single = Value::Object([(name.clone(), value.clone())].into_iter().collect());
+            serde_json::from_value::<types::ErrorDetails>(single).is_ok()
+        })
+        .collect();
+    serde_json::from_value(Value::Object(kept)).ok()
 }
 
 fn build_api_error(

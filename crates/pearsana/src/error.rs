@@ -9,7 +9,6 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,104 +23,30 @@ use crate::version::ApiVersion;
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A machine-readable error code from the API's error envelope.
+/// A machine-readable error code from the API's error envelope: the generated open enum of
+/// the spec's `ErrorCode` schema.
 ///
-/// The eleven documented codes have variants; any other code (a newer API may add some)
-/// arrives as [`ErrorCode::Unknown`] instead of failing to decode.
+/// The documented codes have variants; any other code (a newer API may add some) arrives as
+/// `ErrorCode::Unknown` instead of failing to decode, and [`ErrorCode::as_str`] gives it as
+/// sent. Match the codes you handle and end with a wildcard arm: a code this version does not
+/// know may get its own variant in a later one.
 ///
 /// ```
 /// use pearsana::ErrorCode;
 ///
 /// assert_eq!("CONFLICT".parse::<ErrorCode>().unwrap(), ErrorCode::Conflict);
-/// assert_eq!(
-///     "PAYMENT_REQUIRED".parse::<ErrorCode>().unwrap(),
-///     ErrorCode::Unknown("PAYMENT_REQUIRED".into())
-/// );
+/// let newer: ErrorCode = "PAYMENT_REQUIRED".parse().unwrap();
+/// assert!(newer.is_unknown());
+/// assert_eq!(newer.as_str(), "PAYMENT_REQUIRED");
 /// assert_eq!(ErrorCode::TooManyRequests.to_string(), "TOO_MANY_REQUESTS");
+/// let advice = match newer {
+///     ErrorCode::TooManyRequests => "slow down",
+///     ErrorCode::ValidationError => "fix the request",
+///     _ => "see the message",
+/// };
+/// assert_eq!(advice, "see the message");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// `VALIDATION_ERROR` (400): the body failed validation.
-    ValidationError,
-    /// `INVALID_API_VERSION` (400): `X-API-Version` missing, malformed or in the future.
-    InvalidApiVersion,
-    /// `UNAUTHORIZED` (401): missing, expired or unknown token.
-    Unauthorized,
-    /// `FORBIDDEN` (403): valid token, access denied.
-    Forbidden,
-    /// `INSUFFICIENT_SCOPE` (403): the token lacks a required scope.
-    InsufficientScope,
-    /// `NOT_FOUND` (404): no such resource or user.
-    NotFound,
-    /// `CONFLICT` (409): a user with this email already exists.
-    Conflict,
-    /// `EXTERNAL_REF_CONFLICT` (409): the external reference belongs to another user.
-    ExternalRefConflict,
-    /// `UNSUPPORTED_API_VERSION` (410): the pinned version is no longer served.
-    UnsupportedApiVersion,
-    /// `TOO_MANY_REQUESTS` (429): rate limited.
-    TooManyRequests,
-    /// `INTERNAL_SERVER_ERROR` (500): the server failed.
-    InternalServerError,
-    /// A code this SDK does not know yet, as sent.
-    Unknown(String),
-}
-
-impl ErrorCode {
-    /// The code as it appears on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::ValidationError => "VALIDATION_ERROR",
-            Self::InvalidApiVersion => "INVALID_API_VERSION",
-            Self::Unauthorized => "UNAUTHORIZED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::InsufficientScope => "INSUFFICIENT_SCOPE",
-            Self::NotFound => "NOT_FOUND",
-            Self::Conflict => "CONFLICT",
-            Self::ExternalRefConflict => "EXTERNAL_REF_CONFLICT",
-            Self::UnsupportedApiVersion => "UNSUPPORTED_API_VERSION",
-            Self::TooManyRequests => "TOO_MANY_REQUESTS",
-            Self::InternalServerError => "INTERNAL_SERVER_ERROR",
-            Self::Unknown(code) => code,
-        }
-    }
-}
-
-impl FromStr for ErrorCode {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match types::ErrorCode::from_str(s) {
-            Ok(known) => known.into(),
-            Err(_) => Self::Unknown(s.to_owned()),
-        })
-    }
-}
-
-impl From<types::ErrorCode> for ErrorCode {
-    fn from(code: types::ErrorCode) -> Self {
-        match code {
-            types::ErrorCode::ValidationError => Self::ValidationError,
-            types::ErrorCode::InvalidApiVersion => Self::InvalidApiVersion,
-            types::ErrorCode::Unauthorized => Self::Unauthorized,
-            types::ErrorCode::Forbidden => Self::Forbidden,
-            types::ErrorCode::InsufficientScope => Self::InsufficientScope,
-            types::ErrorCode::NotFound => Self::NotFound,
-            types::ErrorCode::Conflict => Self::Conflict,
-            types::ErrorCode::ExternalRefConflict => Self::ExternalRefConflict,
-            types::ErrorCode::UnsupportedApiVersion => Self::UnsupportedApiVersion,
-            types::ErrorCode::TooManyRequests => Self::TooManyRequests,
-            types::ErrorCode::InternalServerError => Self::InternalServerError,
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use pearsana_api::types::ErrorCode;
 
 /// The typed `details` of an API error, where the documentation defines them.
 #[derive(Debug, Clone, PartialEq)]
@@ -472,6 +397,25 @@ fn status_suffix(status: &Option<StatusCode>) -> String {
 impl From<ValidationError> for Error {
     fn from(error: ValidationError) -> Self {
         Self::Validation(error)
+    }
+}
+
+/// A request built with the generated builders (`types::CreateUserRequest::builder()`) that
+/// lacks a required field or got a value its type refuses: a validation error naming the field.
+impl From<types::error::ConversionError> for Error {
+    fn from(error: types::error::ConversionError) -> Self {
+        let text = error.to_string();
+        let (field, problem) = if let Some(field) = text.strip_prefix("no value supplied for ") {
+            (field.to_owned(), "is required".to_owned())
+        } else if let Some((field, problem)) = text
+            .strip_prefix("error converting supplied value for ")
+            .and_then(|rest| rest.split_once(": "))
+        {
+            (field.to_owned(), problem.to_owned())
+        } else {
+            ("request".to_owned(), text)
+        };
+        Self::Validation(ValidationError::single(field, problem))
     }
 }
 

@@ -55,12 +55,18 @@
 //!     .credentials("my-client-id", "my-client-secret")
 //!     .build()?;
 //!
-//! let request: types::CreateUserRequest = serde_json::from_value(serde_json::json!({
-//!     "identity": {"email": "student@example.com", "firstName": "Jane",
-//!                  "lastName": "Smith", "roleName": "student"},
-//!     "externalReferences": [{"namespace": "SIS", "externalId": "STU-2024-001"}]
-//! }))
-//! .expect("a valid request body");
+//! // Builders, not struct literals: this keeps compiling when the API adds optional fields,
+//! // and a missing required field is an `Error::Validation` that names it.
+//! let request: types::CreateUserRequest = types::CreateUserRequest::builder()
+//!     .identity(
+//!         types::UserIdentity::builder()
+//!             .email("student@example.com")
+//!             .first_name("Jane")
+//!             .last_name("Smith")
+//!             .role_name("student"),
+//!     )
+//!     .external_references(vec![pearsana::external_reference("SIS", "STU-2024-001")?])
+//!     .try_into()?;
 //!
 //! match client.create_or_get_user(&request).await? {
 //!     UserOutcome::Created(user) => println!("created {}", user.user_id),
@@ -68,6 +74,36 @@
 //! }
 //! # Ok(())
 //! # }
+//! ```
+//!
+//! Every enumerated value of the API (statuses, categories, intents, error codes) is an open
+//! enum: a value this version does not know arrives as `Unknown` instead of failing to decode.
+//! Match the values you handle and end with a wildcard arm:
+//!
+//! ```
+//! use pearsana::types::DocumentCategory;
+//!
+//! fn shelf(category: &DocumentCategory) -> &'static str {
+//!     match category {
+//!         DocumentCategory::Academic => "transcripts",
+//!         DocumentCategory::Sports | DocumentCategory::Awards => "achievements",
+//!         _ => "other",
+//!     }
+//! }
+//! assert_eq!(shelf(&"academic".parse().unwrap()), "transcripts");
+//! assert_eq!(shelf(&"vocational".parse().unwrap()), "other");
+//! ```
+//!
+//! A builder that misses a required field fails with a validation error naming it:
+//!
+//! ```
+//! use pearsana::{Error, types};
+//!
+//! let missing: Result<types::CreateUserRequest, _> = types::CreateUserRequest::builder()
+//!     .external_references(vec![pearsana::external_reference("SIS", "1").unwrap()])
+//!     .try_into();
+//! let error = Error::from(missing.unwrap_err());
+//! assert!(error.to_string().contains("identity"), "{error}");
 //! ```
 //!
 //! Per-call options and the metadata of a successful call:

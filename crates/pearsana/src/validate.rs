@@ -121,9 +121,9 @@ pub fn submit_document(request: &types::SubmitDocumentRequest) -> ValidationErro
         "",
         DocumentFields {
             external_reference: &request.external_reference,
-            document_type: &request.document_type,
+            document_type: request.document_type.as_str(),
             file: &request.file,
-            intent: request.verification_intent,
+            intent: request.verification_intent.as_ref(),
             attestation_reference_id: request.attestation_reference_id.as_deref(),
             filename: request.filename.as_deref(),
             verification_metadata: &request.verification_metadata,
@@ -170,9 +170,9 @@ pub(crate) fn batch_items(
             &prefix,
             DocumentFields {
                 external_reference: &item.external_reference,
-                document_type: &item.document_type,
+                document_type: item.document_type.as_str(),
                 file: &item.file,
-                intent: item.verification_intent,
+                intent: item.verification_intent.as_ref(),
                 attestation_reference_id: item.attestation_reference_id.as_deref(),
                 filename: item.filename.as_deref(),
                 verification_metadata: &item.verification_metadata,
@@ -200,7 +200,7 @@ struct DocumentFields<'a> {
     external_reference: &'a types::ExternalReference,
     document_type: &'a str,
     file: &'a str,
-    intent: Option<VerificationIntent>,
+    intent: Option<&'a VerificationIntent>,
     attestation_reference_id: Option<&'a str>,
     filename: Option<&'a str>,
     verification_metadata: &'a serde_json::Map<String, serde_json::Value>,
@@ -271,7 +271,7 @@ fn document(problems: &mut ValidationError, prefix: &str, fields: DocumentFields
     );
     if let Some(reference) = fields.attestation_reference_id {
         let field = format!("{prefix}attestationReferenceId");
-        if fields.intent != Some(VerificationIntent::Attest) {
+        if fields.intent != Some(&VerificationIntent::Attest) {
             problems.push(field, "is only allowed when verificationIntent is `attest`");
         } else if reference.trim().is_empty() {
             problems.push(field, "must not be empty");

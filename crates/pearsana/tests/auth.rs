@@ -256,6 +256,30 @@ async fn invalid_scope_is_a_typed_error() {
 }
 
 #[tokio::test]
+async fn an_oauth_error_this_version_does_not_know_is_kept_as_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "invalid_dpop_proof", "error_uri": "later"})),
+        )
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let error = client(&server, &clock).ping().await.unwrap_err();
+    let Error::Auth { source, .. } = &error else {
+        panic!("expected an auth error, got {error:?}");
+    };
+    let kind = source.oauth_error().expect("an RFC 6749 error");
+    assert!(kind.is_unknown());
+    assert_eq!(kind.as_str(), "invalid_dpop_proof");
+    assert_eq!(kind, &OAuthErrorKind::from("invalid_dpop_proof"));
+    assert_ne!(kind, &OAuthErrorKind::InvalidClient);
+    assert!(error.to_string().contains("invalid_dpop_proof"), "{error}");
+}
+
+#[tokio::test]
 async fn transient_token_endpoint_failures_are_retried_with_backoff() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -296,7 +320,10 @@ async fn health_needs_no_token_and_no_credentials() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    assert_eq!(client.health().await.unwrap().status, "ok");
+    assert_eq!(
+        client.health().await.unwrap().status,
+        pearsana::types::HealthResponseStatus::Ok
+    );
     assert_eq!(pearsana::testing::token_requests(&client), 0);
     let error = client.ping().await.unwrap_err();
     assert!(

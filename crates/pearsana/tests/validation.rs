@@ -140,15 +140,19 @@ async fn batches_need_one_to_twenty_five_items_with_unique_ids() {
     let clock = VirtualClock::new();
     let client = client(&server, &clock);
 
-    let empty = types::SubmitDocumentBatchRequest { items: vec![] };
+    let batch = |items: Vec<types::SubmitDocumentBatchItem>| -> types::SubmitDocumentBatchRequest {
+        types::SubmitDocumentBatchRequest::builder()
+            .items(items)
+            .try_into()
+            .unwrap()
+    };
+    let empty = batch(vec![]);
     assert_eq!(
         problems(client.submit_document_batch(&empty).await.unwrap_err()),
         ["items"]
     );
 
-    let too_many = types::SubmitDocumentBatchRequest {
-        items: (0..26).map(|i| batch_item(&format!("item-{i}"))).collect(),
-    };
+    let too_many = batch((0..26).map(|i| batch_item(&format!("item-{i}"))).collect());
     assert_eq!(
         problems(client.submit_document_batch(&too_many).await.unwrap_err()),
         ["items"]

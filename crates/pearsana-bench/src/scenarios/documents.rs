@@ -115,7 +115,10 @@ async fn child(args: ChildArgs) -> anyhow::Result<ChildReport> {
         }
         Variant::SdkBatch => {
             let items = sdk_items(&paths).await?;
-            let request = pearsana::types::SubmitDocumentBatchRequest { items };
+            let request: pearsana::types::SubmitDocumentBatchRequest =
+                pearsana::types::SubmitDocumentBatchRequest::builder()
+                    .items(items)
+                    .try_into()?;
             let response = sdk.submit_document_batch(&request).await?;
             response.summary.succeeded as usize
         }

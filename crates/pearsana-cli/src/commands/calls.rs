@@ -121,25 +121,31 @@ pub async fn create_user(args: &CreateUserArgs, global: &GlobalArgs, printer: Pr
         Ok(r) => r,
         Err(exit) => return exit,
     };
-    let address = args.date_of_birth.map(|date| Address {
-        date_of_birth: Some(date),
-        ..Address::default()
+    // Request types are `#[non_exhaustive]`: built from their defaults or builders.
+    let address = args.date_of_birth.map(|date| {
+        let mut address = Address::default();
+        address.date_of_birth = Some(date);
+        address
     });
-    let profile = UserProfile {
-        address,
-        currency: args.currency.clone(),
-        phone: args.phone.clone(),
-        preferred_name: args.preferred_name.clone(),
-    };
-    let request = CreateUserRequest {
-        external_references: references.into(),
-        identity: UserIdentity {
-            email: args.email.clone(),
-            first_name: args.first_name.clone(),
-            last_name: args.last_name.clone(),
-            role_name: args.role.clone(),
-        },
-        profile: (profile != UserProfile::default()).then_some(profile),
+    let mut profile = UserProfile::default();
+    profile.address = address;
+    profile.currency = args.currency.clone();
+    profile.phone = args.phone.clone();
+    profile.preferred_name = args.preferred_name.clone();
+    let request: CreateUserRequest = match CreateUserRequest::builder()
+        .external_references(references)
+        .identity(
+            UserIdentity::builder()
+                .email(args.email.clone())
+                .first_name(args.first_name.clone())
+                .last_name(args.last_name.clone())
+                .role_name(args.role.clone()),
+        )
+        .profile((profile != UserProfile::default()).then_some(profile))
+        .try_into()
+    {
+        Ok(request) => request,
+        Err(error) => return report_error(&pearsana::Error::from(error)),
     };
     match client.create_or_get_user(&request).await {
         Ok(UserOutcome::Created(user)) => {
@@ -247,7 +253,7 @@ pub async fn submit_documents(
             &args.document_type,
         ) {
             Ok(mut item) => {
-                item.verification_intent = intent;
+                item.verification_intent = intent.clone();
                 item.attestation_reference_id = args.attestation_reference_id.clone();
                 items.push(item);
             }

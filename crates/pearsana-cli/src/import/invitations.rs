@@ -44,10 +44,11 @@ pub fn invitation_request(
     let mut builder = pearsana_api::types::builder::CreateInvitationRequest::default()
         .email(email)
         .external_references(vec![reference])
-        .identity(InvitationIdentity {
-            first_name,
-            last_name,
-        })
+        .identity(
+            InvitationIdentity::builder()
+                .first_name(first_name)
+                .last_name(last_name),
+        )
         .message(message);
     if !roles.is_empty() {
         builder = builder.roles(roles);

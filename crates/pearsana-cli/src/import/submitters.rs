@@ -90,7 +90,7 @@ async fn batch_item(
         doc.reference.clone(),
         &doc.document_type,
     )?;
-    item.verification_intent = doc.verification_intent;
+    item.verification_intent = doc.verification_intent.clone();
     item.attestation_reference_id = doc.attestation_reference_id.clone();
     item.partner_reference_id = doc.partner_reference_id.clone();
     Ok(item)

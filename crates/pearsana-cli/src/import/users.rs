@@ -39,10 +39,11 @@ pub struct Users;
 pub fn external_reference(fields: &mut Fields<'_>) -> Option<ExternalReference> {
     let namespace = fields.required("namespace");
     let external_id = fields.required("externalId");
-    Some(ExternalReference {
-        namespace: namespace.to_lowercase().parse().ok()?,
-        external_id: external_id.parse().ok()?,
-    })
+    ExternalReference::builder()
+        .namespace(namespace.to_lowercase())
+        .external_id(external_id)
+        .try_into()
+        .ok()
 }
 
 /// The identity of an external reference as the API compares it (namespace lowercase, id
@@ -69,34 +70,35 @@ impl RowKind for Users {
         record: &StringRecord,
     ) -> Result<CreateUserRequest, Vec<String>> {
         let mut f = Fields::new(index, record);
-        let identity = UserIdentity {
-            email: f.email("email"),
-            first_name: f.required("firstName"),
-            last_name: f.required("lastName"),
-            role_name: f.required("roleName"),
-        };
+        let identity = UserIdentity::builder()
+            .email(f.email("email"))
+            .first_name(f.required("firstName"))
+            .last_name(f.required("lastName"))
+            .role_name(f.required("roleName"));
         let reference = external_reference(&mut f);
-        let address = Address {
-            line1: f.optional("line1"),
-            line2: f.optional("line2"),
-            line3: f.optional("line3"),
-            city: f.optional("city"),
-            state: f.optional("state"),
-            zip: f.optional("zip"),
-            country: f.optional("country"),
-            date_of_birth: f.date("dateOfBirth"),
-            citizenship: f.optional("citizenship"),
-        };
-        let profile = UserProfile {
-            address: (address != Address::default()).then_some(address),
-            currency: f.optional("currency"),
-            phone: f.optional("phone"),
-            preferred_name: f.optional("preferredName"),
-        };
-        let request = reference.map(|reference| CreateUserRequest {
-            external_references: vec![reference].into(),
-            identity,
-            profile: (profile != UserProfile::default()).then_some(profile),
+        // Request types are `#[non_exhaustive]`: built from their defaults or builders.
+        let mut address = Address::default();
+        address.line1 = f.optional("line1");
+        address.line2 = f.optional("line2");
+        address.line3 = f.optional("line3");
+        address.city = f.optional("city");
+        address.state = f.optional("state");
+        address.zip = f.optional("zip");
+        address.country = f.optional("country");
+        address.date_of_birth = f.date("dateOfBirth");
+        address.citizenship = f.optional("citizenship");
+        let mut profile = UserProfile::default();
+        profile.address = (address != Address::default()).then_some(address);
+        profile.currency = f.optional("currency");
+        profile.phone = f.optional("phone");
+        profile.preferred_name = f.optional("preferredName");
+        let request = reference.and_then(|reference| {
+            CreateUserRequest::builder()
+                .external_references(vec![reference])
+                .identity(identity)
+                .profile((profile != UserProfile::default()).then_some(profile))
+                .try_into()
+                .ok()
         });
         f.finish(request)
             .map(|r| r.expect("a row without problems has its reference"))

@@ -56,8 +56,8 @@ pub fn mime_type(filename: Option<&str>) -> String {
 fn needs_verification_scope(item: &Map<String, Value>) -> bool {
     item.get("verificationIntent")
         .and_then(Value::as_str)
-        .and_then(|s| s.parse::<VerificationIntent>().ok())
-        .is_some_and(|intent| intent != VerificationIntent::StoreOnly)
+        .map(VerificationIntent::from)
+        .is_some_and(|intent| !intent.is_unknown() && intent != VerificationIntent::StoreOnly)
 }
 
 /// The scopes a request needs when some document asks for verification.
@@ -107,12 +107,17 @@ fn check_document(p: &mut Problems, item: &Map<String, Value>, base: &str) -> Op
         false,
     ) {
         None => Some(VerificationIntent::StoreOnly),
-        Some(raw) => match raw.parse::<VerificationIntent>() {
-            Ok(intent) => Some(intent),
-            Err(_) => {
-                p.add(format!("{intent_path} must be one of store_only, attest"));
+        // The generated enum keeps any value (responses may carry newer intents); a request
+        // may only name the intents this server knows.
+        Some(raw) => match VerificationIntent::from(raw) {
+            intent if intent.is_unknown() => {
+                p.add(format!(
+                    "{intent_path} must be one of {}",
+                    VerificationIntent::KNOWN_VALUES.join(", ")
+                ));
                 None
             }
+            intent => Some(intent),
         },
     };
     let attestation_path = join(base, "attestationReferenceId");
@@ -187,7 +192,7 @@ fn store_document(
         size_bytes: checked.size_bytes,
         status: "received".into(),
         user_id,
-        verification_intent: submission.intent.to_string(),
+        verification_intent: submission.intent,
     };
     let mut record = DocumentRecord {
         document: document.clone(),
@@ -220,7 +225,7 @@ pub async fn submit(
     let request: SubmitDocumentRequest = into_type(&value, p)?;
     let checked = checked.ok_or_else(ApiError::internal)?;
     let submission = Submission {
-        document_type: &request.document_type,
+        document_type: request.document_type.as_str(),
         filename: request.filename.as_deref(),
         intent: request.verification_intent.unwrap_or_default(),
         attestation_reference_id: request.attestation_reference_id.as_deref(),
@@ -318,7 +323,7 @@ fn process_item(
     let typed: SubmitDocumentBatchItem = into_type_at(&base, item, p)?;
     let checked = checked.ok_or_else(ApiError::internal)?;
     let submission = Submission {
-        document_type: &typed.document_type,
+        document_type: typed.document_type.as_str(),
         filename: typed.filename.as_deref(),
         intent: typed.verification_intent.unwrap_or_default(),
         attestation_reference_id: typed.attestation_reference_id.as_deref(),
