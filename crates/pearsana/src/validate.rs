@@ -209,13 +209,18 @@ struct DocumentFields<'a> {
 /// Adds every value of a small request (no base64 file) that is over a bound of the spec
 /// ([`pearsana_api::spec::REQUEST_BOUNDS`], the same table the sandbox enforces).
 fn bounds<T: serde::Serialize>(problems: &mut ValidationError, request: &T) {
-    // Serialising a generated request type to JSON cannot fail (string keys, no custom
-    // serialisers); if it ever did, the server would still check the bounds.
-    let Ok(value) = serde_json::to_value(request) else {
-        return;
-    };
     let mut excess = Vec::new();
-    check_request_bounds("", &value, &mut excess);
+    // Walks the typed body: nothing is allocated unless a value is over its bound.
+    if pearsana_api::bounds::check_bounds(request, &mut excess).is_err() {
+        // A shape the walker does not follow (an array or object inside a free-form map): the
+        // JSON form is checked instead. Serialising a generated request type to JSON cannot
+        // fail (string keys, no custom serialisers); if it ever did, the server would still
+        // check the bounds.
+        let Ok(value) = serde_json::to_value(request) else {
+            return;
+        };
+        check_request_bounds("", &value, &mut excess);
+    }
     for excess in excess {
         problems.push(excess.path, excess.problem);
     }
