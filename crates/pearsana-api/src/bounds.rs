@@ -191,10 +191,12 @@ impl Walker<'_> {
         if self.depth > MAX_DEPTH {
             return None;
         }
-        let len = self.lens[self.depth];
-        REQUEST_BOUNDS.iter().find(|bound| {
-            bound.path.len() == len && pattern_matches(bound.path, self.path(), &self.keys)
-        })
+        let by_length = BY_LENGTH.get_or_init(index_by_length);
+        let same_length = by_length.get(self.lens[self.depth])?;
+        same_length
+            .iter()
+            .map(|&i| &REQUEST_BOUNDS[usize::from(i)])
+            .find(|bound| pattern_matches(bound.path, self.path(), &self.keys))
     }
 
     fn push(&mut self, seg: Seg) {
@@ -270,6 +272,23 @@ impl Walker<'_> {
             self.add(format!("must have at most {max} properties"));
         }
     }
+}
+
+/// [`REQUEST_BOUNDS`] indices by pattern length, in table order: a lookup compares only the
+/// patterns as long as the path (usually none or one).
+static BY_LENGTH: std::sync::OnceLock<Vec<Vec<u16>>> = std::sync::OnceLock::new();
+
+fn index_by_length() -> Vec<Vec<u16>> {
+    let longest = REQUEST_BOUNDS
+        .iter()
+        .map(|b| b.path.len())
+        .max()
+        .unwrap_or(0);
+    let mut index = vec![Vec::new(); longest + 1];
+    for (i, bound) in REQUEST_BOUNDS.iter().enumerate() {
+        index[bound.path.len()].push(u16::try_from(i).expect("fewer than 65536 bounds"));
+    }
+    index
 }
 
 /// Whether `pattern` (`a.b`, `a[].b`, `a.*`) names `path`.
