@@ -9,7 +9,11 @@
 //!
 //! ```text
 //! percall <sdk-ping|raw-ping|sdk-create|raw-create> [calls]
+//! percall wall [ping|create]
 //! ```
+//!
+//! `wall` is the only timed mode (indicative, load-dependent): both clients on a multi-thread
+//! runtime, concurrency 1, alternating rounds, median calls per second of each.
 
 #[path = "../fixtures.rs"]
 #[allow(dead_code)]
@@ -94,6 +98,10 @@ fn measured(
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
+    if mode == "wall" {
+        let create = args.next().as_deref() == Some("create");
+        return wall(create);
+    }
     let calls: usize = args.next().map_or(Ok(2000), |n| n.parse())?;
     let (sdk, create) = match mode.as_str() {
         "sdk-ping" => (true, false),
@@ -102,9 +110,17 @@ fn main() -> anyhow::Result<()> {
         "raw-create" => (false, true),
         _ => bail!("usage: percall <sdk-ping|raw-ping|sdk-create|raw-create> [calls]"),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    // `PERCALL_MT=1`: a multi-thread runtime instead (for counting syscalls and wake-ups
+    // across threads with `strace -f -c`; instruction counts are for the default).
+    let runtime = if std::env::var_os("PERCALL_MT").is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
     let warm = 50;
     let (sandbox, side) = runtime.block_on(async {
         let sandbox = setup::sandbox().await?;
@@ -161,5 +177,48 @@ fn warm_up(
             side.call(bodies.get(i)).await?;
         }
         Ok(())
+    })
+}
+
+/// Alternating timed rounds of both clients at concurrency 1 on a multi-thread runtime.
+fn wall(create: bool) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sandbox = setup::sandbox().await?;
+        let url = sandbox.url();
+        let sdk = Side::Sdk(setup::sdk_client(&url, raw_client::http_client(1)?)?);
+        let raw = Side::Raw(setup::raw_client(&url, raw_client::http_client(1)?).await?);
+        let mut n = 0u64;
+        let (mut sdk_rates, mut raw_rates) = (Vec::new(), Vec::new());
+        for round in 0..21 {
+            for (side, rates) in [(&sdk, &mut sdk_rates), (&raw, &mut raw_rates)] {
+                let started = std::time::Instant::now();
+                let mut calls = 0u32;
+                while started.elapsed() < std::time::Duration::from_millis(300) {
+                    n += 1;
+                    let body = create.then(|| fixtures::user_request("w", n));
+                    side.call(body.as_ref()).await?;
+                    calls += 1;
+                }
+                if round > 0 {
+                    rates.push(f64::from(calls) / started.elapsed().as_secs_f64());
+                }
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (s, r) = (median(&mut sdk_rates), median(&mut raw_rates));
+        println!(
+            "{}: SDK {s:.0}/s, raw {r:.0}/s, SDK/raw {:.3}, SDK extra {:.1} us/call",
+            if create { "create" } else { "ping" },
+            s / r,
+            (1.0 / s - 1.0 / r) * 1e6
+        );
+        sandbox.shutdown().await;
+        anyhow::Ok(())
     })
 }
