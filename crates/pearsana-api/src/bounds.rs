@@ -186,17 +186,44 @@ impl Walker<'_> {
         &self.segs[..self.depth.min(MAX_DEPTH)]
     }
 
-    /// The bound of the current path, without writing the path out.
-    fn bound(&self) -> Option<&'static FieldBound> {
+    /// The bounds whose patterns are as long as the current path.
+    fn same_length(&self) -> Option<&'static SameLength> {
         if self.depth > MAX_DEPTH {
             return None;
         }
-        let by_length = BY_LENGTH.get_or_init(index_by_length);
-        let same_length = by_length.get(self.lens[self.depth])?;
-        same_length
+        BY_LENGTH
+            .get_or_init(index_by_length)
+            .get(self.lens[self.depth])
+    }
+
+    /// The bound of the current path among `same`, without writing the path out.
+    fn bound_in(&self, same: &SameLength) -> Option<&'static FieldBound> {
+        same.bounds
             .iter()
             .map(|&i| &REQUEST_BOUNDS[usize::from(i)])
             .find(|bound| pattern_matches(bound.path, self.path(), &self.keys))
+    }
+
+    /// The `maxLength` of the current path, looked up only if a string of `len` bytes could
+    /// be over it (a string has no more characters than bytes).
+    fn max_length(&self, len: usize) -> Option<usize> {
+        let same = self.same_length()?;
+        if len <= same.shortest_max_length {
+            return None;
+        }
+        self.bound_in(same).and_then(|b| b.max_length)
+    }
+
+    /// The `maxItems` of the current path.
+    fn max_items(&self) -> Option<usize> {
+        let same = self.same_length().filter(|same| same.any_max_items)?;
+        self.bound_in(same).and_then(|b| b.max_items)
+    }
+
+    /// The `maxProperties` of the current path.
+    fn max_properties(&self) -> Option<usize> {
+        let same = self.same_length().filter(|same| same.any_max_properties)?;
+        self.bound_in(same).and_then(|b| b.max_properties)
     }
 
     fn push(&mut self, seg: Seg) {
@@ -249,7 +276,7 @@ impl Walker<'_> {
     }
 
     fn string(&mut self, text: &str) {
-        if let Some(max) = self.bound().and_then(|b| b.max_length)
+        if let Some(max) = self.max_length(text.len())
             && text.len() > max
             && text.chars().count() > max
         {
@@ -274,19 +301,42 @@ impl Walker<'_> {
     }
 }
 
-/// [`REQUEST_BOUNDS`] indices by pattern length, in table order: a lookup compares only the
-/// patterns as long as the path (usually none or one).
-static BY_LENGTH: std::sync::OnceLock<Vec<Vec<u16>>> = std::sync::OnceLock::new();
+/// The bounds whose patterns have one length, in table order, with what a lookup can skip on.
+#[derive(Debug, Default, Clone)]
+struct SameLength {
+    /// Indices into [`REQUEST_BOUNDS`].
+    bounds: Vec<u16>,
+    /// The smallest `maxLength` among them (`usize::MAX` if none has one): a string no longer
+    /// than this is within any of them, without a lookup.
+    shortest_max_length: usize,
+    any_max_items: bool,
+    any_max_properties: bool,
+}
 
-fn index_by_length() -> Vec<Vec<u16>> {
+/// [`REQUEST_BOUNDS`] by pattern length: a lookup compares only the patterns as long as the
+/// path (usually none to three), and most lookups are skipped.
+static BY_LENGTH: std::sync::OnceLock<Vec<SameLength>> = std::sync::OnceLock::new();
+
+fn index_by_length() -> Vec<SameLength> {
     let longest = REQUEST_BOUNDS
         .iter()
         .map(|b| b.path.len())
         .max()
         .unwrap_or(0);
-    let mut index = vec![Vec::new(); longest + 1];
+    let empty = SameLength {
+        shortest_max_length: usize::MAX,
+        ..SameLength::default()
+    };
+    let mut index = vec![empty; longest + 1];
     for (i, bound) in REQUEST_BOUNDS.iter().enumerate() {
-        index[bound.path.len()].push(u16::try_from(i).expect("fewer than 65536 bounds"));
+        let same = &mut index[bound.path.len()];
+        same.bounds
+            .push(u16::try_from(i).expect("fewer than 65536 bounds"));
+        if let Some(max) = bound.max_length {
+            same.shortest_max_length = same.shortest_max_length.min(max);
+        }
+        same.any_max_items |= bound.max_items.is_some();
+        same.any_max_properties |= bound.max_properties.is_some();
     }
     index
 }
@@ -338,7 +388,7 @@ enum Check {
 
 impl<'w, 'e> Compound<'w, 'e> {
     fn seq(walker: &'w mut Walker<'e>, len: Option<usize>, wrapped: bool) -> Self {
-        let max = walker.bound().and_then(|b| b.max_items);
+        let max = walker.max_items();
         let mut check_at_end = None;
         match (len, max) {
             (Some(len), _) => walker.too_many_items(max, len),
@@ -355,7 +405,7 @@ impl<'w, 'e> Compound<'w, 'e> {
     }
 
     fn object(walker: &'w mut Walker<'e>, len: Option<usize>, wrapped: bool) -> Self {
-        let max = walker.bound().and_then(|b| b.max_properties);
+        let max = walker.max_properties();
         let mut check_at_end = None;
         match (len, max) {
             (Some(len), _) => walker.too_many_members(max, len),
@@ -452,7 +502,7 @@ impl<'w, 'e> serde::Serializer for &'w mut Walker<'e> {
 
     fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), UnsupportedShape> {
         // Counted as written, not collected into a string.
-        let Some(max) = self.bound().and_then(|b| b.max_length) else {
+        let Some(max) = self.max_length(usize::MAX) else {
             return Ok(());
         };
         struct Count(usize);
@@ -472,7 +522,7 @@ impl<'w, 'e> serde::Serializer for &'w mut Walker<'e> {
 
     fn serialize_bytes(self, v: &[u8]) -> Result<(), UnsupportedShape> {
         // JSON holds bytes as an array of numbers.
-        let max = self.bound().and_then(|b| b.max_items);
+        let max = self.max_items();
         self.too_many_items(max, v.len());
         Ok(())
     }
@@ -547,7 +597,7 @@ impl<'w, 'e> serde::Serializer for &'w mut Walker<'e> {
         len: usize,
     ) -> Result<Compound<'w, 'e>, UnsupportedShape> {
         // `{"Variant": [..]}`
-        let max = self.bound().and_then(|b| b.max_properties);
+        let max = self.max_properties();
         self.too_many_members(max, 1);
         self.push(Seg::Key(variant));
         Ok(Compound::seq(self, Some(len), true))
@@ -574,7 +624,7 @@ impl<'w, 'e> serde::Serializer for &'w mut Walker<'e> {
         _: usize,
     ) -> Result<Compound<'w, 'e>, UnsupportedShape> {
         // `{"Variant": {..}}`
-        let max = self.bound().and_then(|b| b.max_properties);
+        let max = self.max_properties();
         self.too_many_members(max, 1);
         self.push(Seg::Key(variant));
         Ok(Compound::object(self, None, true))
@@ -1076,6 +1126,19 @@ mod tests {
             ["externalReferences", "identity.email", "identity.lastName"]
         );
         assert_eq!(found[0].problem, "must have at most 20 items");
+    }
+
+    #[test]
+    fn a_short_value_over_a_short_bound_is_found() {
+        // `profile.currency` allows 3 characters: the smallest bound, never skipped.
+        let mut body = user("ada@example.edu", "LMS", 1);
+        body.profile.as_mut().unwrap().currency = Some("EURO".into());
+        let found = typed(&body);
+        assert_eq!(found, by_json(&body));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, "profile.currency");
+        body.profile.as_mut().unwrap().currency = Some("EUR".into());
+        assert!(typed(&body).is_empty());
     }
 
     #[test]
