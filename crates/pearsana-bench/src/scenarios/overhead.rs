@@ -122,16 +122,16 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
          `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*percall*measured*'`, \
          and counts heap allocations with a counting allocator. Per call, client and sandbox \
          together: ping 253k instructions and 205 allocations through the SDK, 258k and 213 \
-         through the raw client; create user 439k and 466 through the SDK, 429k and 472 through \
-         the raw client (instruction ratio raw / SDK 1.02 and 0.975). The SDK's own work is \
+         through the raw client; create user 435k and 466 through the SDK, 429k and 472 through \
+         the raw client (instruction ratio raw / SDK 1.02 and 0.985). The SDK's own work is \
          small: building the exchange (headers, request id) about 2k instructions, the \
          version-header check 1.5k, dropping the request and response header maps 4k, reading \
          the body 2.5k, \
          spans, token cache, throttle and retry bookkeeping under 1k together, while it skips \
          the per-request URL and header-name parsing the raw client pays (about 11k). A create \
-         user adds the client-side validation the raw client does not do: about 13k \
-         instructions (the spec's bounds walked on the typed request, 9k; email, required and \
-         control-character checks, 4k), 3 % of the call. Everything else is shared by both \
+         user adds the client-side validation the raw client does not do: about 9k \
+         instructions (the spec's bounds walked on the typed request, 5k; email, required and \
+         control-character checks, 4k), 2 % of the call. Everything else is shared by both \
          sides: the sandbox's JWT check (HMAC-SHA-256, 85k instructions, a third of a ping), \
          reqwest and hyper (40k), malloc and free (15 %), JSON. Before issue 9's profiling the \
          create user cost 520k instructions and 619 allocations through the SDK: the bounds \
