@@ -38,7 +38,7 @@ impl std::fmt::Display for BoundExcess {
 }
 
 /// Checks `value`, found at `path` of a request body (`""` for the whole body), and everything
-/// inside it against [`REQUEST_BOUNDS`](crate::spec::REQUEST_BOUNDS), adding one [`BoundExcess`] per value over a bound.
+/// inside it against [`REQUEST_BOUNDS`], adding one [`BoundExcess`] per value over a bound.
 pub fn check_request_bounds(path: &str, value: &serde_json::Value, excess: &mut Vec<BoundExcess>) {
     let bound = request_bound(path);
     let mut add = |problem: String| {
@@ -106,7 +106,7 @@ fn check_map_value(
     }
 }
 
-/// Checks a typed request body against [`REQUEST_BOUNDS`](crate::spec::REQUEST_BOUNDS) as
+/// Checks a typed request body against [`REQUEST_BOUNDS`] as
 /// [`check_request_bounds`] checks its JSON form, without building that form: the body is
 /// walked through its `Serialize` implementation, the path is a stack of borrowed segments and
 /// is written out only for a value over its bound. Nothing is allocated for a body within
