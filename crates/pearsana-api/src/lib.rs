@@ -22,7 +22,7 @@
 
 #![deny(missing_docs)]
 
-mod bounds;
+pub mod bounds;
 pub mod hooks;
 mod open_enum;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use pearsana_api::{spec, types};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 
 use crate::client::{Client, UserOutcome};
 use crate::envelope::{self, ResponseMeta};
@@ -23,6 +23,11 @@ use crate::request_id::{REQUEST_ID_HEADER, RequestId};
 use crate::response::{Response, ResponseMetadata};
 use crate::retry::{self, RetryPolicy};
 use crate::version::{self, ApiVersion, VERSION_HEADER};
+
+/// The SDK's own header names, parsed once: a `&str` name is parsed and checked again on every
+/// insert.
+const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION_HEADER);
 
 /// A body type an ergonomic method can return. Implemented for the API's response types and
 /// [`UserOutcome`]; not meant to be implemented outside this crate.
@@ -263,14 +268,14 @@ impl Client {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, shared.user_agent.clone());
         if let Ok(value) = HeaderValue::from_str(&request_id) {
-            headers.insert(REQUEST_ID_HEADER, value);
+            headers.insert(REQUEST_ID_NAME, value);
         }
         let version = match options.api_version {
             Some(version) => HeaderValue::from_str(&version.to_string())
                 .unwrap_or_else(|_| shared.pinned_version.clone()),
             None => shared.pinned_version.clone(),
         };
-        headers.insert(VERSION_HEADER, version);
+        headers.insert(VERSION_NAME, version);
         if body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }

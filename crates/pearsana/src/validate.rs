@@ -70,16 +70,16 @@ fn profile_fields(problems: &mut ValidationError, profile: &types::UserProfile) 
     optional("profile.currency", &profile.currency);
     if let Some(a) = &profile.address {
         for (field, value) in [
-            ("line1", &a.line1),
-            ("line2", &a.line2),
-            ("line3", &a.line3),
-            ("city", &a.city),
-            ("state", &a.state),
-            ("zip", &a.zip),
-            ("country", &a.country),
-            ("citizenship", &a.citizenship),
+            ("profile.address.line1", &a.line1),
+            ("profile.address.line2", &a.line2),
+            ("profile.address.line3", &a.line3),
+            ("profile.address.city", &a.city),
+            ("profile.address.state", &a.state),
+            ("profile.address.zip", &a.zip),
+            ("profile.address.country", &a.country),
+            ("profile.address.citizenship", &a.citizenship),
         ] {
-            optional(&format!("profile.address.{field}"), value);
+            optional(field, value);
         }
     }
 }
@@ -104,7 +104,7 @@ pub fn create_invitation(request: &types::CreateInvitationRequest) -> Validation
         &request.external_references,
     );
     for (i, role) in request.roles.iter().enumerate() {
-        required(&mut problems, &format!("roles[{i}]"), role);
+        required(&mut problems, Indexed("roles", i, ""), role);
     }
     if let Some(message) = &request.message {
         no_control(&mut problems, "message", message, true);
@@ -209,13 +209,18 @@ struct DocumentFields<'a> {
 /// Adds every value of a small request (no base64 file) that is over a bound of the spec
 /// ([`pearsana_api::spec::REQUEST_BOUNDS`], the same table the sandbox enforces).
 fn bounds<T: serde::Serialize>(problems: &mut ValidationError, request: &T) {
-    // Serialising a generated request type to JSON cannot fail (string keys, no custom
-    // serialisers); if it ever did, the server would still check the bounds.
-    let Ok(value) = serde_json::to_value(request) else {
-        return;
-    };
     let mut excess = Vec::new();
-    check_request_bounds("", &value, &mut excess);
+    // Walks the typed body: nothing is allocated unless a value is over its bound.
+    if pearsana_api::bounds::check_bounds(request, &mut excess).is_err() {
+        // A shape the walker does not follow (an array or object inside a free-form map): the
+        // JSON form is checked instead. Serialising a generated request type to JSON cannot
+        // fail (string keys, no custom serialisers); if it ever did, the server would still
+        // check the bounds.
+        let Ok(value) = serde_json::to_value(request) else {
+            return;
+        };
+        check_request_bounds("", &value, &mut excess);
+    }
     for excess in excess {
         problems.push(excess.path, excess.problem);
     }
@@ -297,9 +302,30 @@ pub(crate) fn file_problem(file: &str) -> Option<String> {
     }
 }
 
-fn required(problems: &mut ValidationError, field: &str, value: &str) {
+/// A field path, written out only when a problem is found (the happy path builds none).
+trait FieldPath: Copy {
+    fn path(self) -> String;
+}
+
+impl<T: AsRef<str> + ?Sized> FieldPath for &T {
+    fn path(self) -> String {
+        self.as_ref().to_owned()
+    }
+}
+
+/// `{list}[{index}]{suffix}`, e.g. `externalReferences[1].namespace`.
+#[derive(Clone, Copy)]
+struct Indexed<'a>(&'a str, usize, &'static str);
+
+impl FieldPath for Indexed<'_> {
+    fn path(self) -> String {
+        format!("{}[{}]{}", self.0, self.1, self.2)
+    }
+}
+
+fn required(problems: &mut ValidationError, field: impl FieldPath, value: &str) {
     if value.trim().is_empty() {
-        problems.push(field, "is required");
+        problems.push(field.path(), "is required");
     } else {
         no_control(problems, field, value, false);
     }
@@ -307,15 +333,24 @@ fn required(problems: &mut ValidationError, field: &str, value: &str) {
 
 /// Refuses control characters (Unicode category Cc, such as NUL), as the API does; free text
 /// (`text`) may hold line breaks and tabs.
-fn no_control(problems: &mut ValidationError, field: &str, value: &str, text: bool) {
+fn no_control(problems: &mut ValidationError, field: impl FieldPath, value: &str, text: bool) {
     if has_control(value, text) {
-        problems.push(field, "must not contain control characters (such as NUL)");
+        problems.push(
+            field.path(),
+            "must not contain control characters (such as NUL)",
+        );
     }
 }
 
 /// Whether a value holds a control character (U+0000 to U+001F, U+007F to U+009F); with
 /// `text`, line breaks and tabs do not count.
 pub fn has_control(value: &str, text: bool) -> bool {
+    if value.is_ascii() {
+        // The only ASCII control characters are below 0x20 and 0x7F.
+        return value
+            .bytes()
+            .any(|b| (b < 0x20 || b == 0x7f) && !(text && matches!(b, b'\n' | b'\r' | b'\t')));
+    }
     value
         .chars()
         .any(|c| c.is_control() && !(text && matches!(c, '\n' | '\r' | '\t')))
@@ -346,20 +381,44 @@ fn external_references(
     if references.is_empty() {
         problems.push(field, "must hold at least one external reference");
     }
-    // Namespaces are stored lowercase, so `SIS` and `sis` are the same namespace.
-    let mut namespaces = HashSet::new();
     for (i, reference) in references.iter().enumerate() {
-        external_reference(problems, &format!("{field}[{i}]"), reference);
-        let namespace = reference.namespace.trim().to_lowercase();
-        if !namespace.is_empty() && !namespaces.insert(namespace) {
+        required(
+            problems,
+            Indexed(field, i, ".namespace"),
+            &reference.namespace,
+        );
+        required(
+            problems,
+            Indexed(field, i, ".externalId"),
+            &reference.external_id,
+        );
+        // Namespaces are stored lowercase, so `SIS` and `sis` are the same namespace. Lists
+        // are short (the spec allows 20): compared pairwise, nothing allocated.
+        let namespace = reference.namespace.trim();
+        if !namespace.is_empty()
+            && references[..i]
+                .iter()
+                .any(|earlier| same_namespace(earlier.namespace.trim(), namespace))
+        {
             problems.push(
-                format!("{field}[{i}].namespace"),
+                Indexed(field, i, ".namespace").path(),
                 format!(
                     "namespace `{}` appears more than once",
                     reference.namespace.as_str()
                 ),
             );
         }
+    }
+}
+
+/// Whether two trimmed namespaces are equal once lowercased.
+fn same_namespace(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
     }
 }
 
@@ -392,9 +451,8 @@ pub fn is_email(value: &str) -> bool {
     {
         return false;
     }
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|label| {
+    domain.contains('.')
+        && domain.split('.').all(|label| {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
