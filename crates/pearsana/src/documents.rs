@@ -387,16 +387,29 @@ impl Client {
     ) -> Vec<(String, std::result::Result<types::Document, ItemError>)> {
         let ids: Vec<String> = chunk.iter().map(|i| i.item_id.to_string()).collect();
         let request = types::SubmitDocumentBatchRequest { items: chunk };
+        let body = call::json_body(&request);
+        drop(request);
+        self.send_chunk(ids, body.map(|body| (body, None))).await
+    }
+
+    /// Sends one batch request (a serialised body, or one streamed from files by
+    /// [`upload`](crate::upload)) and reads its per-item results.
+    pub(crate) async fn send_chunk(
+        &self,
+        ids: Vec<String>,
+        body: Result<(Option<bytes::Bytes>, Option<crate::upload::StreamedBody>)>,
+    ) -> Vec<(String, std::result::Result<types::Document, ItemError>)> {
         let options = CallOptions::default();
-        let sent = match call::json_body(&request)
-            .and_then(|body| self.exchange(&operations::SUBMIT_DOCUMENT_BATCH, body, &options))
-        {
-            Ok(exchange) => {
-                drop(request);
-                call::send_exchange(self, &exchange, &options)
-                    .await
-                    .map(|answer| (answer, exchange))
+        let sent = match body.and_then(|(body, streamed)| {
+            let mut exchange = self.exchange(&operations::SUBMIT_DOCUMENT_BATCH, body, &options)?;
+            if let Some(streamed) = streamed {
+                streamed.install(&mut exchange);
             }
+            Ok(exchange)
+        }) {
+            Ok(exchange) => call::send_exchange(self, &exchange, &options)
+                .await
+                .map(|answer| (answer, exchange)),
             Err(error) => Err(error),
         };
         // Read leniently: an unknown per-item code must not lose the other items' results.
