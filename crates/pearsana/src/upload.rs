@@ -664,13 +664,17 @@ impl Client {
         validate_items(&mut problems, &items);
         problems.into_result()?;
         let order: Vec<String> = items.iter().map(|i| i.item_id().to_owned()).collect();
-        let chunks: Vec<&[UploadItem]> = items.chunks(BATCH_MAX_ITEMS).collect();
+        let mut items = items.into_iter().peekable();
+        let mut chunks: Vec<Vec<UploadItem>> = Vec::new();
+        while items.peek().is_some() {
+            chunks.push(items.by_ref().take(BATCH_MAX_ITEMS).collect());
+        }
         let mut results: HashMap<String, std::result::Result<types::Document, ItemError>> =
             HashMap::new();
         let mut stream = futures_util::stream::iter(chunks)
             .map(|chunk| {
                 let ids = chunk.iter().map(|i| i.item_id().to_owned()).collect();
-                let body = plan_batch(chunk).map(|streamed| (None, Some(streamed)));
+                let body = plan_batch(&chunk).map(|streamed| (None, Some(streamed)));
                 self.send_chunk(ids, body)
             })
             .buffer_unordered(self.batch_concurrency());
