@@ -207,7 +207,7 @@ fn changed(planned: u64, what: String) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "changed since it was planned for upload ({planned} bytes planned, {what}); nothing was sent for it"
+            "changed since it was planned for upload ({planned} bytes planned, {what}); the request carrying it was abandoned"
         ),
     )
 }
