@@ -474,7 +474,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
             mib(before),
             format!("{:.2}×", (peak - before) / payload),
             format!("{seconds:.2} s"),
-            format!("{throughput:.0} MiB/s"),
+            format!("{throughput:.1} MiB/s"),
         ]);
         if matches!(variant, Variant::SdkHelper | Variant::SdkBatch) {
             section.target(
@@ -533,7 +533,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
             "–".into(),
             "–".into(),
             format!("{seconds:.2} s"),
-            format!("{throughput:.0} MiB/s"),
+            format!("{throughput:.1} MiB/s"),
         ]);
         section.target(
             format!(
