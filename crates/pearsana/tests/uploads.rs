@@ -463,3 +463,62 @@ async fn empty_and_oversized_files_are_refused_before_any_request() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_401_replays_the_streamed_body_in_full_with_a_new_token() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok", 3600).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/documents:submit"))
+        .respond_with(common::error_response(401, "UNAUTHORIZED", None))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/documents:submit"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"document": common::document_json("doc-1")})),
+        )
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let clock = VirtualClock::new();
+    let client = common::client(&server, &clock);
+    let dir = TempDir::new();
+    let bytes = content(2 * UPLOAD_CHUNK_BYTES + 1, 3);
+    let path = dir.file("replayed.pdf", &bytes);
+    let typed = DocumentFile::from_bytes(&bytes)
+        .unwrap()
+        .with_filename("replayed.pdf")
+        .submit_request(reference("STU-1"), "DIPLOMA")
+        .unwrap();
+    let upload = DocumentUpload::from_path(&path)
+        .await
+        .unwrap()
+        .submit_request(reference("STU-1"), "DIPLOMA")
+        .unwrap();
+
+    let answer = client
+        .upload_document(&upload)
+        .send()
+        .await
+        .expect("replayed");
+
+    assert_eq!(answer.body().document.document_id, "doc-1");
+    let expected = serde_json::to_vec(&typed).unwrap();
+    let bodies: Vec<Vec<u8>> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/documents:submit")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(bodies.len(), 2, "sent, refused with 401, replayed");
+    assert!(
+        bodies.iter().all(|b| *b == expected),
+        "both attempts sent the whole body"
+    );
+}
