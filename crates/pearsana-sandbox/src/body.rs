@@ -110,16 +110,35 @@ pub async fn buffer(
     timeout: Duration,
 ) -> Result<BufferedBody, BufferError> {
     let deadline = tokio::time::Instant::now() + timeout;
-    // Sized from the declared length (within the limit and the budget), so a large body is
-    // not copied over and over while it grows: a doubling `Vec` would hold up to 1.5 times
-    // the body at once while it moves. Untouched capacity is not resident memory.
-    let declared = body.size_hint().exact().unwrap_or(0);
-    let presize = usize::try_from(declared)
-        .unwrap_or(usize::MAX)
-        .min(limit)
-        .min(budget.total);
-    let mut collected: Vec<u8> = Vec::with_capacity(presize);
+    let acquire = |count: usize| async move {
+        let count = u32::try_from(count).map_err(|_| BufferError::NoRoom)?;
+        let acquire = budget.permits.clone().acquire_many_owned(count);
+        match tokio::time::timeout_at(deadline, acquire).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(BufferError::NoRoom),
+        }
+    };
+    // A body that declares its length (within the limit) takes its whole share of the budget
+    // before its first byte is read, all or nothing: bodies that each took part of the budget
+    // as their bytes arrived could together hold all of it and wait for each other until
+    // they time out. Its buffer is sized once too, so a large body is not copied over and
+    // over while it grows (untouched capacity is not resident memory).
+    let declared = body
+        .size_hint()
+        .exact()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n <= limit);
     let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut reserved = 0usize;
+    let mut collected: Vec<u8> = Vec::new();
+    if let Some(declared) = declared.filter(|n| *n > 0) {
+        if declared > budget.total {
+            return Err(BufferError::NoRoom);
+        }
+        held = Some(acquire(declared).await?);
+        reserved = declared;
+        collected.reserve_exact(declared);
+    }
     let mut total = 0usize;
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
@@ -138,17 +157,13 @@ pub async fn buffer(
             if total > budget.total {
                 return Err(BufferError::NoRoom);
             }
-            let Ok(count) = u32::try_from(data.len()) else {
-                return Err(BufferError::NoRoom);
-            };
-            let acquire = budget.permits.clone().acquire_many_owned(count);
-            let permit = match tokio::time::timeout_at(deadline, acquire).await {
-                Ok(Ok(permit)) => permit,
-                _ => return Err(BufferError::NoRoom),
-            };
-            match &mut held {
-                Some(held) => held.merge(permit),
-                None => held = Some(permit),
+            if total > reserved {
+                let permit = acquire(total - reserved).await?;
+                reserved = total;
+                match &mut held {
+                    Some(held) => held.merge(permit),
+                    None => held = Some(permit),
+                }
             }
             collected.extend_from_slice(&data);
         } else {
@@ -370,6 +385,28 @@ mod tests {
         assert_eq!(budget.available(), 998, "the body holds its bytes");
         drop(held);
         assert_eq!(budget.available(), 1000, "and gives them back");
+    }
+
+    #[tokio::test]
+    async fn a_declared_body_takes_its_whole_share_before_reading_so_two_cannot_deadlock() {
+        let budget = BodyBudget::new(10);
+        let wait = Duration::from_millis(50);
+        // Declares 8 bytes (`Full` has an exact size hint): all 8 are taken at once.
+        let first = buffer(Body::from("12345678"), 100, &budget, wait)
+            .await
+            .unwrap();
+        assert_eq!(budget.available(), 2);
+        // A second declared body of 8 does not take the 2 left and wait for more: it waits
+        // for all 8, and is refused after the timeout without holding any.
+        let second = buffer(Body::from("abcdefgh"), 100, &budget, wait).await;
+        assert_eq!(second.unwrap_err(), BufferError::NoRoom);
+        assert_eq!(budget.available(), 2, "the refused body held nothing");
+        drop(first);
+        assert!(
+            buffer(Body::from("abcdefgh"), 100, &budget, wait)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
