@@ -119,3 +119,79 @@ async fn documents_submit_refuses_an_empty_file_before_any_request() {
     );
     assert!(sandbox.requests().is_empty(), "{:?}", sandbox.requests());
 }
+
+fn journal_events(path: &std::path::Path, event: &str) -> usize {
+    let needle = format!("\"event\":\"{event}\"");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_shrinks_mid_import_fails_only_its_row_and_a_rerun_sends_it() {
+    let sandbox = start(Sandbox::builder().latency(std::time::Duration::from_millis(1500))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = pearsana(&sandbox);
+    command
+        .args(["users", "import"])
+        .arg(users_roster(dir.path(), 2, &[]));
+    assert_eq!(exec(command).await.code, 0);
+    let mut manifest = String::from("namespace,externalId,documentType,file\n");
+    for i in 0..30 {
+        std::fs::write(
+            dir.path().join(format!("d{i}.pdf")),
+            content(70_000 + i, i as u8),
+        )
+        .unwrap();
+        manifest.push_str(&format!("SIS,S{:05},DIPLOMA,d{i}.pdf\n", i % 2));
+    }
+    let manifest_path = dir.path().join("manifest.csv");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let journal = dir.path().join("journal");
+    let import = || {
+        let mut command = pearsana(&sandbox);
+        command
+            .args(["documents", "import", "-c", "1"])
+            .arg(&manifest_path)
+            .arg("--journal")
+            .arg(&journal);
+        command
+    };
+
+    let child = import().spawn().unwrap();
+    // The first batch (rows d0..d24) is in flight; the second has been validated and hashed
+    // but not sent yet. One of its files loses half its bytes.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while journal_events(&journal, "attempt") < 25 {
+        assert!(tokio::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let shrunk = dir.path().join("d27.pdf");
+    let original = std::fs::read(&shrunk).unwrap();
+    std::fs::write(&shrunk, &original[..original.len() / 2]).unwrap();
+    let output = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    // Each row is checked again just before its batch is built: the changed file fails its
+    // own row (line 29: d27.pdf), nothing is in doubt, the rest of its batch is sent.
+    assert!(
+        stdout.contains(r#""code":"INVALID_ROW","line":29"#),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("IN_DOUBT"), "{stdout}");
+    assert!(stdout.contains(r#""created":29"#), "{stdout}");
+    assert_eq!(sandbox.stats().documents_created, 29);
+
+    // The file is put back; the rerun sends the second batch, and only it.
+    std::fs::write(&shrunk, &original).unwrap();
+    let again = exec(import()).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!((again.count("skipped"), again.count("created")), (29, 1));
+    assert_eq!(sandbox.stats().documents_created, 30);
+}
