@@ -180,8 +180,15 @@ async fn a_file_that_shrinks_mid_import_fails_only_its_row_and_a_rerun_sends_it(
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
     // Each row is checked again just before its batch is built: the changed file fails its
     // own row (line 29: d27.pdf), nothing is in doubt, the rest of its batch is sent.
-    assert!(
-        stdout.contains(r#""code":"INVALID_ROW","line":29"#),
+    let failed: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{stdout}");
+    assert_eq!(
+        (&failed[0]["line"], &failed[0]["code"]),
+        (&serde_json::json!(29), &serde_json::json!("INVALID_ROW")),
         "{stdout}"
     );
     assert!(!stdout.contains("IN_DOUBT"), "{stdout}");
