@@ -22,7 +22,7 @@
 //!   [`Error::File`] naming the file; it is not repeated.
 //!
 //! Requests are validated before any I/O by the same rules as the typed path
-//! ([`validate`](crate::validate)); an empty file or one over
+//! ([`validate`]); an empty file or one over
 //! [`MAX_DOCUMENT_BYTES`] is refused before any request.
 //!
 //! ```no_run
