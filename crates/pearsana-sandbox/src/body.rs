@@ -110,8 +110,35 @@ pub async fn buffer(
     timeout: Duration,
 ) -> Result<BufferedBody, BufferError> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut collected: Vec<u8> = Vec::new();
+    let acquire = |count: usize| async move {
+        let count = u32::try_from(count).map_err(|_| BufferError::NoRoom)?;
+        let acquire = budget.permits.clone().acquire_many_owned(count);
+        match tokio::time::timeout_at(deadline, acquire).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(BufferError::NoRoom),
+        }
+    };
+    // A body that declares its length (within the limit) takes its whole share of the budget
+    // before its first byte is read, all or nothing: bodies that each took part of the budget
+    // as their bytes arrived could together hold all of it and wait for each other until
+    // they time out. Its buffer is sized once too, so a large body is not copied over and
+    // over while it grows (untouched capacity is not resident memory).
+    let declared = body
+        .size_hint()
+        .exact()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n <= limit);
     let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut reserved = 0usize;
+    let mut collected: Vec<u8> = Vec::new();
+    if let Some(declared) = declared.filter(|n| *n > 0) {
+        if declared > budget.total {
+            return Err(BufferError::NoRoom);
+        }
+        held = Some(acquire(declared).await?);
+        reserved = declared;
+        collected.reserve_exact(declared);
+    }
     let mut total = 0usize;
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
@@ -130,17 +157,13 @@ pub async fn buffer(
             if total > budget.total {
                 return Err(BufferError::NoRoom);
             }
-            let Ok(count) = u32::try_from(data.len()) else {
-                return Err(BufferError::NoRoom);
-            };
-            let acquire = budget.permits.clone().acquire_many_owned(count);
-            let permit = match tokio::time::timeout_at(deadline, acquire).await {
-                Ok(Ok(permit)) => permit,
-                _ => return Err(BufferError::NoRoom),
-            };
-            match &mut held {
-                Some(held) => held.merge(permit),
-                None => held = Some(permit),
+            if total > reserved {
+                let permit = acquire(total - reserved).await?;
+                reserved = total;
+                match &mut held {
+                    Some(held) => held.merge(permit),
+                    None => held = Some(permit),
+                }
             }
             collected.extend_from_slice(&data);
         } else {
@@ -259,8 +282,43 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// A document operation's JSON body, its files measured in place instead of copied (see
+/// [`strict_json::from_slice_documents`]); the extractor for the documents handlers.
+#[derive(Debug)]
+pub struct DocumentsBody<const BATCH: bool> {
+    /// The body, with [`strict_json::FILE_STAND_IN`] where a file was measured.
+    pub value: Value,
+    /// The measured files, by document index.
+    pub files: strict_json::MeasuredFiles,
+}
+
+impl<S: Send + Sync, const BATCH: bool> FromRequestParts<S> for DocumentsBody<BATCH> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let body = parts
+            .extensions
+            .get::<BufferedBody>()
+            .ok_or_else(ApiError::internal)?;
+        let layout = if BATCH {
+            strict_json::DocumentLayout::Batch
+        } else {
+            strict_json::DocumentLayout::Single
+        };
+        let bytes = json_bytes(&parts.headers, body)?;
+        let (value, files) = strict_json::from_slice_documents(bytes, layout)
+            .map_err(|e| ApiError::validation(vec![e]))?;
+        Ok(Self { value, files })
+    }
+}
+
 /// Decodes a JSON request body, or says in the envelope why it cannot.
 pub fn json(headers: &HeaderMap, body: &BufferedBody) -> Result<Value, ApiError> {
+    strict_json::from_slice(json_bytes(headers, body)?).map_err(|e| ApiError::validation(vec![e]))
+}
+
+/// The bytes of a complete JSON body, or why there are none to decode.
+fn json_bytes<'a>(headers: &HeaderMap, body: &'a BufferedBody) -> Result<&'a Bytes, ApiError> {
     let bytes = match body {
         BufferedBody::Complete(bytes, _) => bytes,
         BufferedBody::TooLarge { limit } => {
@@ -282,7 +340,7 @@ pub fn json(headers: &HeaderMap, body: &BufferedBody) -> Result<Value, ApiError>
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::validation(vec!["body is required".into()]));
     }
-    strict_json::from_slice(bytes).map_err(|e| ApiError::validation(vec![e]))
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -327,6 +385,28 @@ mod tests {
         assert_eq!(budget.available(), 998, "the body holds its bytes");
         drop(held);
         assert_eq!(budget.available(), 1000, "and gives them back");
+    }
+
+    #[tokio::test]
+    async fn a_declared_body_takes_its_whole_share_before_reading_so_two_cannot_deadlock() {
+        let budget = BodyBudget::new(10);
+        let wait = Duration::from_millis(50);
+        // Declares 8 bytes (`Full` has an exact size hint): all 8 are taken at once.
+        let first = buffer(Body::from("12345678"), 100, &budget, wait)
+            .await
+            .unwrap();
+        assert_eq!(budget.available(), 2);
+        // A second declared body of 8 does not take the 2 left and wait for more: it waits
+        // for all 8, and is refused after the timeout without holding any.
+        let second = buffer(Body::from("abcdefgh"), 100, &budget, wait).await;
+        assert_eq!(second.unwrap_err(), BufferError::NoRoom);
+        assert_eq!(budget.available(), 2, "the refused body held nothing");
+        drop(first);
+        assert!(
+            buffer(Body::from("abcdefgh"), 100, &budget, wait)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

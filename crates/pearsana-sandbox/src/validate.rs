@@ -63,6 +63,46 @@ pub fn is_email(value: &str) -> bool {
     local_ok && domain_ok && value.len() <= 254
 }
 
+/// A base64 `file` text as the checks need it: its length and decoded size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileText {
+    /// Length of the base64 text.
+    pub text_len: usize,
+    /// Decoded size; `None` when the text is not valid standard base64 with padding.
+    pub decoded: Option<u64>,
+}
+
+impl FileText {
+    /// A measured text.
+    pub fn new(text_len: usize, decoded: Option<u64>) -> Self {
+        Self { text_len, decoded }
+    }
+}
+
+/// The decoded size of standard padded base64, checked piece by piece without holding the
+/// decoded bytes; `None` when the text is not valid (the same texts a whole decode refuses).
+pub fn base64_decoded_len(text: &str) -> Option<u64> {
+    const PIECE: usize = 4096;
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut buffer = [0u8; PIECE / 4 * 3];
+    let mut total = 0u64;
+    let pieces = bytes.len().div_ceil(PIECE);
+    for (i, piece) in bytes.chunks(PIECE).enumerate() {
+        let written = base64::engine::general_purpose::STANDARD
+            .decode_slice(piece, &mut buffer)
+            .ok()?;
+        // Padding is only allowed at the very end.
+        if i + 1 < pieces && written != buffer.len() {
+            return None;
+        }
+        total += written as u64;
+    }
+    Some(total)
+}
+
 /// The end of the message for a string with control characters.
 pub const CONTROL_CHARACTERS: &str = "must not contain control characters (such as NUL)";
 
@@ -301,21 +341,32 @@ impl Problems {
     ) -> Option<u64> {
         let text = self.string(parent, field, path, Presence::Required, true)?;
         // Check the encoded length first so an oversized file is not decoded.
-        if text.len() > crate::body::base64_len(max_bytes) {
+        let decoded = if text.len() > crate::body::base64_len(max_bytes) {
+            None
+        } else {
+            base64_decoded_len(text)
+        };
+        self.file_text(path, FileText::new(text.len(), decoded), max_bytes)
+    }
+
+    /// The same checks as [`file`](Self::file), for a file the JSON decoder already measured
+    /// and did not keep (see [`crate::strict_json::from_slice_documents`]).
+    pub fn file_text(&mut self, path: &str, file: FileText, max_bytes: u64) -> Option<u64> {
+        if file.text_len > crate::body::base64_len(max_bytes) {
             self.add(format!("{path} must decode to at most {max_bytes} bytes"));
             return None;
         }
-        match base64::engine::general_purpose::STANDARD.decode(text) {
-            Ok(bytes) if bytes.is_empty() => {
+        match file.decoded {
+            Some(0) => {
                 self.add(format!("{path} must decode to at least 1 byte"));
                 None
             }
-            Ok(bytes) if bytes.len() as u64 > max_bytes => {
+            Some(len) if len > max_bytes => {
                 self.add(format!("{path} must decode to at most {max_bytes} bytes"));
                 None
             }
-            Ok(bytes) => Some(bytes.len() as u64),
-            Err(_) => {
+            Some(len) => Some(len),
+            None => {
                 self.add(format!("{path} must be valid standard base64 with padding"));
                 None
             }
@@ -415,5 +466,34 @@ mod tests {
                 "c must decode to at most 2 bytes"
             ]
         );
+    }
+
+    #[test]
+    fn piecewise_base64_lengths_agree_with_a_whole_decode() {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let whole = |text: &str| engine.decode(text).ok().map(|b| b.len() as u64);
+        for len in [0, 1, 2, 3, 3071, 3072, 3073, 6144, 6145, 10_000] {
+            let text = engine.encode(vec![0xA5u8; len]);
+            assert_eq!(base64_decoded_len(&text), whole(&text), "{len} bytes");
+            assert_eq!(base64_decoded_len(&text), Some(len as u64));
+        }
+        // Padding at a piece boundary, a bad character, a missing pad, non-canonical bits.
+        let padded_inside = format!(
+            "{}{}",
+            engine.encode([1u8; 3070]),
+            engine.encode([2u8; 300])
+        );
+        let bad_character = format!("{}*AAA", engine.encode([1u8; 4500]));
+        let unpadded = engine.encode([1u8; 5000]).trim_end_matches('=').to_owned();
+        for text in [padded_inside, bad_character, unpadded, "AB==".to_owned()] {
+            assert_eq!(
+                base64_decoded_len(&text),
+                whole(&text),
+                "{}",
+                &text[text.len() - 8..]
+            );
+            assert_eq!(base64_decoded_len(&text), None);
+        }
     }
 }

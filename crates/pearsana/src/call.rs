@@ -111,6 +111,7 @@ pub struct Call<'a, T> {
     client: &'a Client,
     op: &'static spec::Operation,
     body: Result<Option<Bytes>>,
+    streamed: Option<crate::upload::StreamedBody>,
     options: CallOptions,
     hint: Option<String>,
     _output: PhantomData<fn() -> T>,
@@ -135,10 +136,17 @@ impl<'a, T: Decode> Call<'a, T> {
             client,
             op,
             body,
+            streamed: None,
             options: CallOptions::default(),
             hint: None,
             _output: PhantomData,
         }
+    }
+
+    /// A call whose body is streamed from files, re-created by every attempt.
+    pub(crate) fn with_streamed_body(mut self, streamed: crate::upload::StreamedBody) -> Self {
+        self.streamed = Some(streamed);
+        self
     }
 
     pub(crate) fn with_hint(mut self, hint: String) -> Self {
@@ -190,13 +198,20 @@ impl<'a, T: Decode> Call<'a, T> {
             client,
             op,
             body,
+            streamed,
             options,
             hint,
             ..
         } = self;
         let body = body?;
-        let exchange = client.exchange(op, body, &options)?;
+        let mut exchange = client.exchange(op, body, &options)?;
+        if let Some(streamed) = streamed {
+            streamed.install(&mut exchange);
+        }
         let outcome = client.run(&exchange, &options).await;
+        if let Some(error) = crate::upload::local_error(&exchange, &outcome) {
+            return Err(error);
+        }
         finish::<T>(client, exchange, outcome, hint.as_deref(), &options)
     }
 }
@@ -218,6 +233,9 @@ pub(crate) async fn send_exchange(
     options: &CallOptions,
 ) -> Result<Answer> {
     let outcome = client.run(exchange, options).await;
+    if let Some(error) = crate::upload::local_error(exchange, &outcome) {
+        return Err(error);
+    }
     let pinned = options.api_version.unwrap_or_else(|| client.api_version());
     outcome.result.map_err(|failed| {
         let error = match failed {
@@ -285,6 +303,7 @@ impl Client {
             url,
             headers,
             body,
+            streamed: None,
             request_id,
             timeout: options.timeout.or(shared.timeout),
         })

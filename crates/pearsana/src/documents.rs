@@ -339,12 +339,26 @@ impl Client {
                 .items(chunk)
                 .try_into()
                 .map_err(Error::from);
+        // The request is dropped once serialised, before sending.
+        let body = request.and_then(|request| call::json_body(&request));
+        self.send_chunk(ids, body.map(|body| (body, None))).await
+    }
+
+    /// Sends one batch request (a serialised body, or one streamed from files by
+    /// [`upload`](crate::upload)) and reads its per-item results.
+    pub(crate) async fn send_chunk(
+        &self,
+        ids: Vec<String>,
+        body: Result<(Option<bytes::Bytes>, Option<crate::upload::StreamedBody>)>,
+    ) -> Vec<(String, std::result::Result<types::Document, ItemError>)> {
         let options = CallOptions::default();
-        // The request is dropped once serialised (the closure owns it), before sending.
-        let sent = match request
-            .and_then(|request| call::json_body(&request))
-            .and_then(|body| self.exchange(&operations::SUBMIT_DOCUMENT_BATCH, body, &options))
-        {
+        let sent = match body.and_then(|(body, streamed)| {
+            let mut exchange = self.exchange(&operations::SUBMIT_DOCUMENT_BATCH, body, &options)?;
+            if let Some(streamed) = streamed {
+                streamed.install(&mut exchange);
+            }
+            Ok(exchange)
+        }) {
             Ok(exchange) => call::send_exchange(self, &exchange, &options)
                 .await
                 .map(|answer| (answer, exchange)),

@@ -127,6 +127,7 @@ impl SdkHooks {
             url: request.url().clone(),
             headers,
             body,
+            streamed: None,
             request_id,
             timeout: request.timeout().copied().or(shared.timeout),
         })

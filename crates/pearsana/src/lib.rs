@@ -156,6 +156,7 @@ pub mod secret;
 mod throttle;
 pub mod time;
 mod tls;
+pub mod upload;
 pub mod validate;
 pub mod version;
 
@@ -196,4 +197,5 @@ pub use request_id::RequestId;
 pub use response::{RateLimit, Response, ResponseMetadata};
 pub use retry::RetryPolicy;
 pub use secret::{AccessToken, ClientSecret};
+pub use upload::{DocumentUpload, UploadItem, UploadRequest, UploadSource};
 pub use version::{ApiVersion, VersionInfo};

@@ -98,6 +98,8 @@ pub(crate) struct Exchange {
     /// Every header but `Authorization` (added per attempt).
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
+    /// A body streamed from files instead, re-created by every attempt.
+    pub(crate) streamed: Option<crate::upload::StreamedBody>,
     pub(crate) request_id: String,
     pub(crate) timeout: Option<Duration>,
 }
@@ -280,6 +282,8 @@ impl Shared {
         }
         if let Some(body) = &exchange.body {
             *request.body_mut() = Some(reqwest::Body::from(body.clone()));
+        } else if let Some(streamed) = &exchange.streamed {
+            streamed.attach(&mut request);
         }
         *request.timeout_mut() = exchange.timeout;
 
@@ -334,6 +338,11 @@ impl Shared {
                     return Step::Replay;
                 }
                 failure
+            }
+            // A file of a streamed body changed or vanished: no repeat can fix that.
+            Failed::Transport(_) if exchange.streamed.as_ref().is_some_and(|s| s.failed()) => {
+                span.record("error.type", "body");
+                return Step::Done(Err(failed));
             }
             Failed::Transport(error) => {
                 span.record("error.type", transport_type(error));

@@ -7,7 +7,7 @@ use chrono::Utc;
 use pearsana::types::{
     self, Address, CreateUserRequest, UserIdentity, UserProfile, VerificationIntent,
 };
-use pearsana::{Client, DocumentFile, UserOutcome};
+use pearsana::{Client, DocumentUpload, UserOutcome};
 use serde_json::{Value, json};
 
 use crate::cli::{CreateInvitationArgs, CreateUserArgs, GlobalArgs, RefArg, SubmitDocumentsArgs};
@@ -222,7 +222,7 @@ pub async fn submit_documents(
     };
     let mut files = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        match DocumentFile::from_path(path).await {
+        match DocumentUpload::from_path(path).await {
             Ok(file) => files.push(file),
             Err(e) => {
                 eprintln!("error: {}: {e}", path.display());
@@ -230,14 +230,17 @@ pub async fn submit_documents(
             }
         }
     }
-    if let [file] = files.as_slice() {
+    // Streamed: each file is read in chunks while its request is sent, never held whole.
+    if files.len() == 1 {
+        let file = files.remove(0);
         let mut request = match file.submit_request(reference, &args.document_type) {
             Ok(r) => r,
             Err(e) => return report_error(&e),
         };
-        request.verification_intent = intent;
-        request.attestation_reference_id = args.attestation_reference_id.clone();
-        return match client.submit_document(&request).await {
+        let fields = request.request_mut();
+        fields.verification_intent = intent;
+        fields.attestation_reference_id = args.attestation_reference_id.clone();
+        return match client.upload_document(&request).await {
             Ok(submitted) => {
                 printer.show(&serde_json::to_value(&submitted.document).expect("serialises"));
                 Exit::Success
@@ -246,21 +249,22 @@ pub async fn submit_documents(
         };
     }
     let mut items = Vec::with_capacity(files.len());
-    for (index, file) in files.iter().enumerate() {
+    for (index, file) in files.into_iter().enumerate() {
         match file.batch_item(
             &format!("file-{}", index + 1),
             reference.clone(),
             &args.document_type,
         ) {
             Ok(mut item) => {
-                item.verification_intent = intent.clone();
-                item.attestation_reference_id = args.attestation_reference_id.clone();
+                let fields = item.item_mut();
+                fields.verification_intent = intent.clone();
+                fields.attestation_reference_id = args.attestation_reference_id.clone();
                 items.push(item);
             }
             Err(e) => return report_error(&e),
         }
     }
-    let outcome = match client.submit_documents(items).await {
+    let outcome = match client.upload_documents(items).await {
         Ok(outcome) => outcome,
         Err(e) => return report_error(&e),
     };

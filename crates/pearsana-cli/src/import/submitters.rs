@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pearsana::types::{CreateInvitationRequest, CreateUserRequest};
-use pearsana::{Client, DocumentFile, ErrorCode, ItemError, UserOutcome};
+use pearsana::{Client, DocumentUpload, ErrorCode, ItemError, UploadItem, UserOutcome};
 
 use super::documents::DocumentRow;
 use super::engine::{Failure, Outcome, Submitter};
@@ -67,8 +67,10 @@ impl Submitter for InvitationSubmitter {
     }
 }
 
-/// Submits documents in batches of at most `BATCH_MAX_ITEMS` through the SDK's batch helper.
-/// Files are read when their batch is sent. Like invitations, documents cannot be looked up
+/// Submits documents in batches of at most `BATCH_MAX_ITEMS` through the SDK's streaming
+/// upload: each file is read in chunks and encoded into the request body as it is sent, so
+/// memory stays bounded whatever the file sizes. A file that changed since it was planned
+/// fails its batch (nothing of it is stored) with an error naming the file. Like invitations, documents cannot be looked up
 /// afterwards, so rows in doubt are not re-sent automatically.
 #[derive(Debug, Clone)]
 pub struct DocumentSubmitter(pub Client);
@@ -78,21 +80,20 @@ pub fn item_id(line: u64) -> String {
     format!("line-{line}")
 }
 
-async fn batch_item(
-    row: &ValidRow<DocumentRow>,
-) -> pearsana::Result<pearsana::types::SubmitDocumentBatchItem> {
+async fn batch_item(row: &ValidRow<DocumentRow>) -> pearsana::Result<UploadItem> {
     let doc = &row.value;
-    let file = DocumentFile::from_path(&doc.path)
+    let upload = DocumentUpload::from_path(&doc.path)
         .await?
         .with_filename(doc.filename.clone());
-    let mut item = file.batch_item(
+    let mut item = upload.batch_item(
         &item_id(row.line),
         doc.reference.clone(),
         &doc.document_type,
     )?;
-    item.verification_intent = doc.verification_intent.clone();
-    item.attestation_reference_id = doc.attestation_reference_id.clone();
-    item.partner_reference_id = doc.partner_reference_id.clone();
+    let fields = item.item_mut();
+    fields.verification_intent = doc.verification_intent.clone();
+    fields.attestation_reference_id = doc.attestation_reference_id.clone();
+    fields.partner_reference_id = doc.partner_reference_id.clone();
     Ok(item)
 }
 
@@ -136,7 +137,7 @@ impl Submitter for DocumentSubmitter {
             }
         }
         if !items.is_empty() {
-            match self.0.submit_documents(items).await {
+            match self.0.upload_documents(items).await {
                 Ok(batch) => {
                     for (slot, row) in outcomes.iter_mut().zip(rows) {
                         if slot.is_some() {

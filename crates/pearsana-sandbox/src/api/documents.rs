@@ -21,10 +21,11 @@ use serde_json::{Map, Value};
 use crate::api::{as_object, into_type, into_type_at};
 use crate::app::AppState;
 use crate::auth::guard::Caller;
-use crate::body::JsonBody;
+use crate::body::DocumentsBody;
 use crate::error::ApiError;
 use crate::stats::bump;
 use crate::store::{DocumentRecord, NormalizedRef};
+use crate::validate::FileText;
 use crate::validate::{Presence, Problems, join};
 
 /// Category of a document type (D1): the ten documented types, `other` for anything else.
@@ -74,7 +75,13 @@ struct Checked {
 }
 
 /// Checks the fields shared by single documents and batch items; `base` prefixes the paths.
-fn check_document(p: &mut Problems, item: &Map<String, Value>, base: &str) -> Option<Checked> {
+/// `file` is the measurement of the item's `file` when the decoder took it out of the value.
+fn check_document(
+    p: &mut Problems,
+    item: &Map<String, Value>,
+    base: &str,
+    file: Option<FileText>,
+) -> Option<Checked> {
     let ref_path = join(base, "externalReference");
     let reference = match item.get("externalReference") {
         None | Some(Value::Null) => {
@@ -90,7 +97,10 @@ fn check_document(p: &mut Problems, item: &Map<String, Value>, base: &str) -> Op
         Presence::Required,
         true,
     );
-    let size = p.file(item, "file", &join(base, "file"), MAX_DOCUMENT_BYTES);
+    let size = match file {
+        Some(file) => p.file_text(&join(base, "file"), file, MAX_DOCUMENT_BYTES),
+        None => p.file(item, "file", &join(base, "file"), MAX_DOCUMENT_BYTES),
+    };
     p.string(
         item,
         "filename",
@@ -214,14 +224,15 @@ fn store_document(
 pub async fn submit(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    JsonBody(value): JsonBody,
+    DocumentsBody { value, files }: DocumentsBody<false>,
 ) -> Result<Response, ApiError> {
     let object = as_object(&value)?;
     if needs_verification_scope(object) {
         caller.require(&verification_scopes())?;
     }
     let mut p = Problems::default();
-    let checked = check_document(&mut p, object, "");
+    let file = files.first().copied().flatten();
+    let checked = check_document(&mut p, object, "", file);
     let request: SubmitDocumentRequest = into_type(&value, p)?;
     let checked = checked.ok_or_else(ApiError::internal)?;
     let submission = Submission {
@@ -307,11 +318,12 @@ fn process_item(
     caller: &Caller,
     index: usize,
     item: &Value,
+    file: Option<FileText>,
 ) -> Result<Document, ApiError> {
     let map = item.as_object().ok_or_else(ApiError::internal)?;
     let base = format!("items[{index}]");
     let mut p = Problems::default();
-    let checked = check_document(&mut p, map, &base);
+    let checked = check_document(&mut p, map, &base, file);
     p.string(
         map,
         "partnerReferenceId",
@@ -340,7 +352,7 @@ fn process_item(
 pub async fn submit_batch(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    JsonBody(value): JsonBody,
+    DocumentsBody { value, files }: DocumentsBody<true>,
 ) -> Result<Response, ApiError> {
     let items = check_envelope(&value)?;
     if items
@@ -357,7 +369,8 @@ pub async fn submit_batch(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        results.push(match process_item(&app, &caller, index, item) {
+        let file = files.get(index).copied().flatten();
+        results.push(match process_item(&app, &caller, index, item, file) {
             Ok(document) => BatchItemResult {
                 document: Some(document),
                 error: None,
