@@ -35,6 +35,8 @@ const PROBE_GROWTH_PER_SECOND: f64 = 0.005;
 const DORMANT_AFTER: Duration = Duration::from_secs(30);
 /// The slowest pace the throttle ever sets.
 const MIN_RATE: f64 = 1.0;
+/// The shortest time between two cuts of the pace: the refusals of one overshoot are one event.
+const CUT_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct State {
@@ -208,11 +210,18 @@ impl Throttle {
         let mut state = self.lock();
         let engaging = !self.engaged();
         let target = (accepted * BACKOFF_SHARE).max(MIN_RATE);
-        state.rate = if engaging {
-            target
-        } else {
-            state.rate.min(target.max(state.rate * 0.9))
-        };
+        // The refusals of one overshoot arrive together (every request that was in flight
+        // then), so they are one event: the pace is cut at most once per `CUT_INTERVAL`.
+        // Cutting for each of them let one burst, measured at a moment the counter saw few
+        // answers, drive the pace far below the limit, where probing takes minutes to climb.
+        let recently_cut = state
+            .last_throttled
+            .is_some_and(|t| now.saturating_duration_since(t) < CUT_INTERVAL);
+        if engaging {
+            state.rate = target;
+        } else if !recently_cut {
+            state.rate = state.rate.min(target.max(state.rate * 0.9));
+        }
         state.last_throttled = Some(now);
         state.last_growth = Some(now);
         if engaging {
@@ -253,6 +262,32 @@ mod tests {
         assert!(throttle.rate().unwrap() > rate);
         throttle.on_accepted(t1 + Duration::from_secs(40));
         assert!(!throttle.engaged(), "dormant again after a quiet spell");
+    }
+
+    #[test]
+    fn the_refusals_of_one_overshoot_cut_the_pace_once() {
+        let throttle = Throttle::new(true);
+        let t0 = Instant::now();
+        for i in 0..200 {
+            throttle.on_accepted(t0 + Duration::from_micros(500 * i));
+        }
+        let t1 = t0 + Duration::from_millis(100);
+        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        let engaged_at = throttle.rate().unwrap();
+        // Three seconds later, 30 requests that were in flight together are refused at once,
+        // at a moment the counter has seen few answers.
+        let t2 = t1 + Duration::from_secs(3);
+        for _ in 0..30 {
+            throttle.on_throttled(t2, Some(Duration::from_secs(1)));
+        }
+        let after_burst = throttle.rate().unwrap();
+        assert!(
+            (after_burst - engaged_at * 0.9).abs() < 0.5,
+            "one cut of 10 %, not one per refusal: {engaged_at} -> {after_burst}"
+        );
+        // A refusal a second later is a new overshoot and cuts again.
+        throttle.on_throttled(t2 + CUT_INTERVAL, Some(Duration::from_secs(1)));
+        assert!(throttle.rate().unwrap() < after_burst);
     }
 
     #[test]
