@@ -7,6 +7,7 @@
 
 mod bench;
 mod bounds;
+mod builders;
 mod codegen;
 mod compat;
 mod constants;

@@ -2070,39 +2070,39 @@ pub mod types {
         pub struct Address {
             citizenship: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             city: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             country: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             date_of_birth: ::std::result::Result<
                 ::std::option::Option<::chrono::naive::NaiveDate>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             line1: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             line2: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             line3: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             state: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             zip: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for Address {
@@ -2126,9 +2126,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.citizenship = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for citizenship: {e}"));
+                self.citizenship = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for citizenship: {e}"
+                    ))
+                });
                 self
             }
             pub fn city<T>(mut self, value: T) -> Self
@@ -2136,9 +2138,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.city = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for city: {e}"));
+                self.city = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for city: {e}"
+                    ))
+                });
                 self
             }
             pub fn country<T>(mut self, value: T) -> Self
@@ -2146,9 +2150,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.country = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for country: {e}"));
+                self.country = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for country: {e}"
+                    ))
+                });
                 self
             }
             pub fn date_of_birth<T>(mut self, value: T) -> Self
@@ -2156,9 +2162,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.date_of_birth = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for date_of_birth: {e}"));
+                self.date_of_birth = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for date_of_birth: {e}"
+                    ))
+                });
                 self
             }
             pub fn line1<T>(mut self, value: T) -> Self
@@ -2166,9 +2174,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.line1 = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for line1: {e}"));
+                self.line1 = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for line1: {e}"
+                    ))
+                });
                 self
             }
             pub fn line2<T>(mut self, value: T) -> Self
@@ -2176,9 +2186,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.line2 = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for line2: {e}"));
+                self.line2 = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for line2: {e}"
+                    ))
+                });
                 self
             }
             pub fn line3<T>(mut self, value: T) -> Self
@@ -2186,9 +2198,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.line3 = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for line3: {e}"));
+                self.line3 = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for line3: {e}"
+                    ))
+                });
                 self
             }
             pub fn state<T>(mut self, value: T) -> Self
@@ -2196,9 +2210,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.state = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for state: {e}"));
+                self.state = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for state: {e}"
+                    ))
+                });
                 self
             }
             pub fn zip<T>(mut self, value: T) -> Self
@@ -2206,9 +2222,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.zip = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for zip: {e}"));
+                self.zip = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for zip: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2247,19 +2265,21 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct BatchItemError {
-            code: ::std::result::Result<super::ErrorCode, ::std::string::String>,
+            code: ::std::result::Result<super::ErrorCode, ::std::borrow::Cow<'static, str>>,
             details: ::std::result::Result<
                 ::std::option::Option<super::ErrorDetails>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            message: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for BatchItemError {
             fn default() -> Self {
                 Self {
-                    code: Err("no value supplied for code".to_string()),
+                    code: Err(::std::borrow::Cow::Borrowed("no value supplied for code")),
                     details: Ok(Default::default()),
-                    message: Err("no value supplied for message".to_string()),
+                    message: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for message",
+                    )),
                 }
             }
         }
@@ -2269,9 +2289,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::ErrorCode>,
                 T::Error: ::std::fmt::Display,
             {
-                self.code = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                self.code = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for code: {e}"
+                    ))
+                });
                 self
             }
             pub fn details<T>(mut self, value: T) -> Self
@@ -2279,9 +2301,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<super::ErrorDetails>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.details = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for details: {e}"));
+                self.details = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for details: {e}"
+                    ))
+                });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -2289,9 +2313,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self.message = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for message: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2320,22 +2346,24 @@ pub mod types {
         pub struct BatchItemResult {
             document: ::std::result::Result<
                 ::std::option::Option<super::Document>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             error: ::std::result::Result<
                 ::std::option::Option<super::BatchItemError>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            item_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            status: ::std::result::Result<super::BatchItemStatus, ::std::string::String>,
+            item_id: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            status: ::std::result::Result<super::BatchItemStatus, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for BatchItemResult {
             fn default() -> Self {
                 Self {
                     document: Ok(Default::default()),
                     error: Ok(Default::default()),
-                    item_id: Err("no value supplied for item_id".to_string()),
-                    status: Err("no value supplied for status".to_string()),
+                    item_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for item_id",
+                    )),
+                    status: Err(::std::borrow::Cow::Borrowed("no value supplied for status")),
                 }
             }
         }
@@ -2345,9 +2373,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<super::Document>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.document = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for document: {e}"));
+                self.document = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for document: {e}"
+                    ))
+                });
                 self
             }
             pub fn error<T>(mut self, value: T) -> Self
@@ -2355,9 +2385,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<super::BatchItemError>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                self.error = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for error: {e}"
+                    ))
+                });
                 self
             }
             pub fn item_id<T>(mut self, value: T) -> Self
@@ -2365,9 +2397,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.item_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for item_id: {e}"));
+                self.item_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for item_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -2375,9 +2409,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::BatchItemStatus>,
                 T::Error: ::std::fmt::Display,
             {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self.status = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for status: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2406,16 +2442,18 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct BatchSummary {
-            failed: ::std::result::Result<i32, ::std::string::String>,
-            succeeded: ::std::result::Result<i32, ::std::string::String>,
-            total: ::std::result::Result<i32, ::std::string::String>,
+            failed: ::std::result::Result<i32, ::std::borrow::Cow<'static, str>>,
+            succeeded: ::std::result::Result<i32, ::std::borrow::Cow<'static, str>>,
+            total: ::std::result::Result<i32, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for BatchSummary {
             fn default() -> Self {
                 Self {
-                    failed: Err("no value supplied for failed".to_string()),
-                    succeeded: Err("no value supplied for succeeded".to_string()),
-                    total: Err("no value supplied for total".to_string()),
+                    failed: Err(::std::borrow::Cow::Borrowed("no value supplied for failed")),
+                    succeeded: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for succeeded",
+                    )),
+                    total: Err(::std::borrow::Cow::Borrowed("no value supplied for total")),
                 }
             }
         }
@@ -2425,9 +2463,11 @@ pub mod types {
                 T: ::std::convert::TryInto<i32>,
                 T::Error: ::std::fmt::Display,
             {
-                self.failed = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for failed: {e}"));
+                self.failed = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for failed: {e}"
+                    ))
+                });
                 self
             }
             pub fn succeeded<T>(mut self, value: T) -> Self
@@ -2435,9 +2475,11 @@ pub mod types {
                 T: ::std::convert::TryInto<i32>,
                 T::Error: ::std::fmt::Display,
             {
-                self.succeeded = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for succeeded: {e}"));
+                self.succeeded = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for succeeded: {e}"
+                    ))
+                });
                 self
             }
             pub fn total<T>(mut self, value: T) -> Self
@@ -2445,9 +2487,11 @@ pub mod types {
                 T: ::std::convert::TryInto<i32>,
                 T::Error: ::std::fmt::Display,
             {
-                self.total = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for total: {e}"));
+                self.total = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for total: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2474,27 +2518,32 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct CreateInvitationRequest {
-            email: ::std::result::Result<::std::string::String, ::std::string::String>,
-            external_references:
-                ::std::result::Result<super::ExternalReferenceList, ::std::string::String>,
-            identity: ::std::result::Result<super::InvitationIdentity, ::std::string::String>,
+            email: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            external_references: ::std::result::Result<
+                super::ExternalReferenceList,
+                ::std::borrow::Cow<'static, str>,
+            >,
+            identity:
+                ::std::result::Result<super::InvitationIdentity, ::std::borrow::Cow<'static, str>>,
             message: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             roles: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for CreateInvitationRequest {
             fn default() -> Self {
                 Self {
-                    email: Err("no value supplied for email".to_string()),
-                    external_references: Err(
-                        "no value supplied for external_references".to_string()
-                    ),
-                    identity: Err("no value supplied for identity".to_string()),
+                    email: Err(::std::borrow::Cow::Borrowed("no value supplied for email")),
+                    external_references: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for external_references",
+                    )),
+                    identity: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for identity",
+                    )),
                     message: Ok(Default::default()),
                     roles: Ok(super::defaults::create_invitation_request_roles()),
                 }
@@ -2506,9 +2555,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.email = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self.email = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for email: {e}"
+                    ))
+                });
                 self
             }
             pub fn external_references<T>(mut self, value: T) -> Self
@@ -2517,7 +2568,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.external_references = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for external_references: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for external_references: {e}"
+                    ))
                 });
                 self
             }
@@ -2526,9 +2579,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::InvitationIdentity>,
                 T::Error: ::std::fmt::Display,
             {
-                self.identity = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for identity: {e}"));
+                self.identity = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for identity: {e}"
+                    ))
+                });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -2536,9 +2591,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self.message = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for message: {e}"
+                    ))
+                });
                 self
             }
             pub fn roles<T>(mut self, value: T) -> Self
@@ -2546,9 +2603,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.roles = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for roles: {e}"));
+                self.roles = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for roles: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2579,12 +2638,14 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct CreateInvitationResponse {
-            invitation: ::std::result::Result<super::Invitation, ::std::string::String>,
+            invitation: ::std::result::Result<super::Invitation, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for CreateInvitationResponse {
             fn default() -> Self {
                 Self {
-                    invitation: Err("no value supplied for invitation".to_string()),
+                    invitation: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for invitation",
+                    )),
                 }
             }
         }
@@ -2594,9 +2655,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::Invitation>,
                 T::Error: ::std::fmt::Display,
             {
-                self.invitation = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for invitation: {e}"));
+                self.invitation = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for invitation: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2619,21 +2682,25 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct CreateUserRequest {
-            external_references:
-                ::std::result::Result<super::ExternalReferenceList, ::std::string::String>,
-            identity: ::std::result::Result<super::UserIdentity, ::std::string::String>,
+            external_references: ::std::result::Result<
+                super::ExternalReferenceList,
+                ::std::borrow::Cow<'static, str>,
+            >,
+            identity: ::std::result::Result<super::UserIdentity, ::std::borrow::Cow<'static, str>>,
             profile: ::std::result::Result<
                 ::std::option::Option<super::UserProfile>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for CreateUserRequest {
             fn default() -> Self {
                 Self {
-                    external_references: Err(
-                        "no value supplied for external_references".to_string()
-                    ),
-                    identity: Err("no value supplied for identity".to_string()),
+                    external_references: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for external_references",
+                    )),
+                    identity: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for identity",
+                    )),
                     profile: Ok(Default::default()),
                 }
             }
@@ -2645,7 +2712,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.external_references = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for external_references: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for external_references: {e}"
+                    ))
                 });
                 self
             }
@@ -2654,9 +2723,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::UserIdentity>,
                 T::Error: ::std::fmt::Display,
             {
-                self.identity = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for identity: {e}"));
+                self.identity = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for identity: {e}"
+                    ))
+                });
                 self
             }
             pub fn profile<T>(mut self, value: T) -> Self
@@ -2664,9 +2735,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<super::UserProfile>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.profile = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for profile: {e}"));
+                self.profile = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for profile: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2693,18 +2766,26 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct CreateUserResponse {
-            email: ::std::result::Result<::std::string::String, ::std::string::String>,
-            organisation_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            status: ::std::result::Result<super::CreateUserResponseStatus, ::std::string::String>,
-            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            email: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            organisation_id:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            status: ::std::result::Result<
+                super::CreateUserResponseStatus,
+                ::std::borrow::Cow<'static, str>,
+            >,
+            user_id: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for CreateUserResponse {
             fn default() -> Self {
                 Self {
-                    email: Err("no value supplied for email".to_string()),
-                    organisation_id: Err("no value supplied for organisation_id".to_string()),
-                    status: Err("no value supplied for status".to_string()),
-                    user_id: Err("no value supplied for user_id".to_string()),
+                    email: Err(::std::borrow::Cow::Borrowed("no value supplied for email")),
+                    organisation_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for organisation_id",
+                    )),
+                    status: Err(::std::borrow::Cow::Borrowed("no value supplied for status")),
+                    user_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for user_id",
+                    )),
                 }
             }
         }
@@ -2714,9 +2795,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.email = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self.email = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for email: {e}"
+                    ))
+                });
                 self
             }
             pub fn organisation_id<T>(mut self, value: T) -> Self
@@ -2725,7 +2808,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.organisation_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for organisation_id: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for organisation_id: {e}"
+                    ))
                 });
                 self
             }
@@ -2734,9 +2819,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::CreateUserResponseStatus>,
                 T::Error: ::std::fmt::Display,
             {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self.status = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for status: {e}"
+                    ))
+                });
                 self
             }
             pub fn user_id<T>(mut self, value: T) -> Self
@@ -2744,9 +2831,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.user_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self.user_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for user_id: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -2777,42 +2866,61 @@ pub mod types {
         pub struct Document {
             attestation_reference_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            category: ::std::result::Result<super::DocumentCategory, ::std::string::String>,
+            category:
+                ::std::result::Result<super::DocumentCategory, ::std::borrow::Cow<'static, str>>,
             creation_date_time: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            document_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            document_type: ::std::result::Result<::std::string::String, ::std::string::String>,
+            document_id:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            document_type:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
             filename: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            mime_type: ::std::result::Result<::std::string::String, ::std::string::String>,
-            size_bytes: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
-            status: ::std::result::Result<super::DocumentStatus, ::std::string::String>,
-            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            mime_type:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            size_bytes:
+                ::std::result::Result<::std::num::NonZeroU64, ::std::borrow::Cow<'static, str>>,
+            status: ::std::result::Result<super::DocumentStatus, ::std::borrow::Cow<'static, str>>,
+            user_id: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
             verification_intent:
-                ::std::result::Result<super::VerificationIntent, ::std::string::String>,
+                ::std::result::Result<super::VerificationIntent, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for Document {
             fn default() -> Self {
                 Self {
                     attestation_reference_id: Ok(Default::default()),
-                    category: Err("no value supplied for category".to_string()),
-                    creation_date_time: Err("no value supplied for creation_date_time".to_string()),
-                    document_id: Err("no value supplied for document_id".to_string()),
-                    document_type: Err("no value supplied for document_type".to_string()),
+                    category: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for category",
+                    )),
+                    creation_date_time: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for creation_date_time",
+                    )),
+                    document_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for document_id",
+                    )),
+                    document_type: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for document_type",
+                    )),
                     filename: Ok(Default::default()),
-                    mime_type: Err("no value supplied for mime_type".to_string()),
-                    size_bytes: Err("no value supplied for size_bytes".to_string()),
-                    status: Err("no value supplied for status".to_string()),
-                    user_id: Err("no value supplied for user_id".to_string()),
-                    verification_intent: Err(
-                        "no value supplied for verification_intent".to_string()
-                    ),
+                    mime_type: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for mime_type",
+                    )),
+                    size_bytes: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for size_bytes",
+                    )),
+                    status: Err(::std::borrow::Cow::Borrowed("no value supplied for status")),
+                    user_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for user_id",
+                    )),
+                    verification_intent: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for verification_intent",
+                    )),
                 }
             }
         }
@@ -2823,7 +2931,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.attestation_reference_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for attestation_reference_id: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for attestation_reference_id: {e}"
+                    ))
                 });
                 self
             }
@@ -2832,9 +2942,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::DocumentCategory>,
                 T::Error: ::std::fmt::Display,
             {
-                self.category = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for category: {e}"));
+                self.category = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for category: {e}"
+                    ))
+                });
                 self
             }
             pub fn creation_date_time<T>(mut self, value: T) -> Self
@@ -2843,7 +2955,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.creation_date_time = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for creation_date_time: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for creation_date_time: {e}"
+                    ))
                 });
                 self
             }
@@ -2852,9 +2966,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.document_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for document_id: {e}"));
+                self.document_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for document_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn document_type<T>(mut self, value: T) -> Self
@@ -2862,9 +2978,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.document_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for document_type: {e}"));
+                self.document_type = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for document_type: {e}"
+                    ))
+                });
                 self
             }
             pub fn filename<T>(mut self, value: T) -> Self
@@ -2872,9 +2990,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.filename = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for filename: {e}"));
+                self.filename = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for filename: {e}"
+                    ))
+                });
                 self
             }
             pub fn mime_type<T>(mut self, value: T) -> Self
@@ -2882,9 +3002,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.mime_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for mime_type: {e}"));
+                self.mime_type = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for mime_type: {e}"
+                    ))
+                });
                 self
             }
             pub fn size_bytes<T>(mut self, value: T) -> Self
@@ -2892,9 +3014,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::num::NonZeroU64>,
                 T::Error: ::std::fmt::Display,
             {
-                self.size_bytes = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for size_bytes: {e}"));
+                self.size_bytes = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for size_bytes: {e}"
+                    ))
+                });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -2902,9 +3026,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::DocumentStatus>,
                 T::Error: ::std::fmt::Display,
             {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self.status = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for status: {e}"
+                    ))
+                });
                 self
             }
             pub fn user_id<T>(mut self, value: T) -> Self
@@ -2912,9 +3038,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.user_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self.user_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for user_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn verification_intent<T>(mut self, value: T) -> Self
@@ -2923,7 +3051,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.verification_intent = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for verification_intent: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for verification_intent: {e}"
+                    ))
                 });
                 self
             }
@@ -2967,21 +3097,26 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ErrorBody {
-            code: ::std::result::Result<super::ErrorCode, ::std::string::String>,
+            code: ::std::result::Result<super::ErrorCode, ::std::borrow::Cow<'static, str>>,
             details: ::std::result::Result<
                 ::std::option::Option<super::ErrorDetails>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            message: ::std::result::Result<::std::string::String, ::std::string::String>,
-            request_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            message: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            request_id:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for ErrorBody {
             fn default() -> Self {
                 Self {
-                    code: Err("no value supplied for code".to_string()),
+                    code: Err(::std::borrow::Cow::Borrowed("no value supplied for code")),
                     details: Ok(Default::default()),
-                    message: Err("no value supplied for message".to_string()),
-                    request_id: Err("no value supplied for request_id".to_string()),
+                    message: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for message",
+                    )),
+                    request_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for request_id",
+                    )),
                 }
             }
         }
@@ -2991,9 +3126,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::ErrorCode>,
                 T::Error: ::std::fmt::Display,
             {
-                self.code = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                self.code = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for code: {e}"
+                    ))
+                });
                 self
             }
             pub fn details<T>(mut self, value: T) -> Self
@@ -3001,9 +3138,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<super::ErrorDetails>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.details = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for details: {e}"));
+                self.details = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for details: {e}"
+                    ))
+                });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -3011,9 +3150,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self.message = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for message: {e}"
+                    ))
+                });
                 self
             }
             pub fn request_id<T>(mut self, value: T) -> Self
@@ -3021,9 +3162,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.request_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for request_id: {e}"));
+                self.request_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for request_id: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3054,41 +3197,41 @@ pub mod types {
         pub struct ErrorDetails {
             email: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             errors: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             external_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             latest_version: ::std::result::Result<
                 ::std::option::Option<::chrono::naive::NaiveDate>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             oldest_supported_version: ::std::result::Result<
                 ::std::option::Option<::chrono::naive::NaiveDate>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             provided_scopes: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             required_scopes: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             retry_after_seconds:
-                ::std::result::Result<::std::option::Option<u64>, ::std::string::String>,
+                ::std::result::Result<::std::option::Option<u64>, ::std::borrow::Cow<'static, str>>,
             type_: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             user_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for ErrorDetails {
@@ -3113,9 +3256,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.email = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self.email = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for email: {e}"
+                    ))
+                });
                 self
             }
             pub fn errors<T>(mut self, value: T) -> Self
@@ -3123,9 +3268,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.errors = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for errors: {e}"));
+                self.errors = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for errors: {e}"
+                    ))
+                });
                 self
             }
             pub fn external_id<T>(mut self, value: T) -> Self
@@ -3133,9 +3280,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.external_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for external_id: {e}"));
+                self.external_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for external_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn latest_version<T>(mut self, value: T) -> Self
@@ -3144,7 +3293,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.latest_version = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for latest_version: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for latest_version: {e}"
+                    ))
                 });
                 self
             }
@@ -3154,7 +3305,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.oldest_supported_version = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for oldest_supported_version: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for oldest_supported_version: {e}"
+                    ))
                 });
                 self
             }
@@ -3164,7 +3317,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.provided_scopes = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for provided_scopes: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for provided_scopes: {e}"
+                    ))
                 });
                 self
             }
@@ -3174,7 +3329,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.required_scopes = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for required_scopes: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for required_scopes: {e}"
+                    ))
                 });
                 self
             }
@@ -3184,7 +3341,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.retry_after_seconds = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for retry_after_seconds: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for retry_after_seconds: {e}"
+                    ))
                 });
                 self
             }
@@ -3193,9 +3352,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self.type_ = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for type_: {e}"
+                    ))
+                });
                 self
             }
             pub fn user_id<T>(mut self, value: T) -> Self
@@ -3203,9 +3364,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.user_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self.user_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for user_id: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3246,12 +3409,12 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ErrorResponse {
-            error: ::std::result::Result<super::ErrorBody, ::std::string::String>,
+            error: ::std::result::Result<super::ErrorBody, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for ErrorResponse {
             fn default() -> Self {
                 Self {
-                    error: Err("no value supplied for error".to_string()),
+                    error: Err(::std::borrow::Cow::Borrowed("no value supplied for error")),
                 }
             }
         }
@@ -3261,9 +3424,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::ErrorBody>,
                 T::Error: ::std::fmt::Display,
             {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                self.error = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for error: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3286,16 +3451,24 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ExternalReference {
-            external_id:
-                ::std::result::Result<super::ExternalReferenceExternalId, ::std::string::String>,
-            namespace:
-                ::std::result::Result<super::ExternalReferenceNamespace, ::std::string::String>,
+            external_id: ::std::result::Result<
+                super::ExternalReferenceExternalId,
+                ::std::borrow::Cow<'static, str>,
+            >,
+            namespace: ::std::result::Result<
+                super::ExternalReferenceNamespace,
+                ::std::borrow::Cow<'static, str>,
+            >,
         }
         impl ::std::default::Default for ExternalReference {
             fn default() -> Self {
                 Self {
-                    external_id: Err("no value supplied for external_id".to_string()),
-                    namespace: Err("no value supplied for namespace".to_string()),
+                    external_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for external_id",
+                    )),
+                    namespace: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for namespace",
+                    )),
                 }
             }
         }
@@ -3305,9 +3478,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::ExternalReferenceExternalId>,
                 T::Error: ::std::fmt::Display,
             {
-                self.external_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for external_id: {e}"));
+                self.external_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for external_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn namespace<T>(mut self, value: T) -> Self
@@ -3315,9 +3490,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::ExternalReferenceNamespace>,
                 T::Error: ::std::fmt::Display,
             {
-                self.namespace = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for namespace: {e}"));
+                self.namespace = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for namespace: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3342,12 +3519,15 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct HealthResponse {
-            status: ::std::result::Result<super::HealthResponseStatus, ::std::string::String>,
+            status: ::std::result::Result<
+                super::HealthResponseStatus,
+                ::std::borrow::Cow<'static, str>,
+            >,
         }
         impl ::std::default::Default for HealthResponse {
             fn default() -> Self {
                 Self {
-                    status: Err("no value supplied for status".to_string()),
+                    status: Err(::std::borrow::Cow::Borrowed("no value supplied for status")),
                 }
             }
         }
@@ -3357,9 +3537,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::HealthResponseStatus>,
                 T::Error: ::std::fmt::Display,
             {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self.status = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for status: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3384,19 +3566,28 @@ pub mod types {
         pub struct Invitation {
             creation_date_time: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            invitation_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            status: ::std::result::Result<super::InvitationStatus, ::std::string::String>,
-            user_state: ::std::result::Result<super::InvitationUserState, ::std::string::String>,
+            invitation_id:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            status:
+                ::std::result::Result<super::InvitationStatus, ::std::borrow::Cow<'static, str>>,
+            user_state:
+                ::std::result::Result<super::InvitationUserState, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for Invitation {
             fn default() -> Self {
                 Self {
-                    creation_date_time: Err("no value supplied for creation_date_time".to_string()),
-                    invitation_id: Err("no value supplied for invitation_id".to_string()),
-                    status: Err("no value supplied for status".to_string()),
-                    user_state: Err("no value supplied for user_state".to_string()),
+                    creation_date_time: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for creation_date_time",
+                    )),
+                    invitation_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for invitation_id",
+                    )),
+                    status: Err(::std::borrow::Cow::Borrowed("no value supplied for status")),
+                    user_state: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for user_state",
+                    )),
                 }
             }
         }
@@ -3407,7 +3598,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.creation_date_time = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for creation_date_time: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for creation_date_time: {e}"
+                    ))
                 });
                 self
             }
@@ -3416,9 +3609,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.invitation_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for invitation_id: {e}"));
+                self.invitation_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for invitation_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -3426,9 +3621,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::InvitationStatus>,
                 T::Error: ::std::fmt::Display,
             {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self.status = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for status: {e}"
+                    ))
+                });
                 self
             }
             pub fn user_state<T>(mut self, value: T) -> Self
@@ -3436,9 +3633,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::InvitationUserState>,
                 T::Error: ::std::fmt::Display,
             {
-                self.user_state = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for user_state: {e}"));
+                self.user_state = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for user_state: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3467,14 +3666,20 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct InvitationIdentity {
-            first_name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            last_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            first_name:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            last_name:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for InvitationIdentity {
             fn default() -> Self {
                 Self {
-                    first_name: Err("no value supplied for first_name".to_string()),
-                    last_name: Err("no value supplied for last_name".to_string()),
+                    first_name: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for first_name",
+                    )),
+                    last_name: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for last_name",
+                    )),
                 }
             }
         }
@@ -3484,9 +3689,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.first_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for first_name: {e}"));
+                self.first_name = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for first_name: {e}"
+                    ))
+                });
                 self
             }
             pub fn last_name<T>(mut self, value: T) -> Self
@@ -3494,9 +3701,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.last_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for last_name: {e}"));
+                self.last_name = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for last_name: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3521,21 +3730,27 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct PingResponse {
-            client_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            client_id:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            message: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            status: ::std::result::Result<super::PingResponseStatus, ::std::string::String>,
+            status:
+                ::std::result::Result<super::PingResponseStatus, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for PingResponse {
             fn default() -> Self {
                 Self {
-                    client_id: Err("no value supplied for client_id".to_string()),
-                    message: Err("no value supplied for message".to_string()),
-                    scopes: Err("no value supplied for scopes".to_string()),
-                    status: Err("no value supplied for status".to_string()),
+                    client_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for client_id",
+                    )),
+                    message: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for message",
+                    )),
+                    scopes: Err(::std::borrow::Cow::Borrowed("no value supplied for scopes")),
+                    status: Err(::std::borrow::Cow::Borrowed("no value supplied for status")),
                 }
             }
         }
@@ -3545,9 +3760,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.client_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for client_id: {e}"));
+                self.client_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for client_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -3555,9 +3772,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self.message = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for message: {e}"
+                    ))
+                });
                 self
             }
             pub fn scopes<T>(mut self, value: T) -> Self
@@ -3565,9 +3784,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.scopes = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for scopes: {e}"));
+                self.scopes = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for scopes: {e}"
+                    ))
+                });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -3575,9 +3796,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::PingResponseStatus>,
                 T::Error: ::std::fmt::Display,
             {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self.status = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for status: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3608,47 +3831,58 @@ pub mod types {
         pub struct SubmitDocumentBatchItem {
             attestation_reference_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             document_type: ::std::result::Result<
                 super::SubmitDocumentRequestDocumentType,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             external_reference:
-                ::std::result::Result<super::ExternalReference, ::std::string::String>,
-            file: ::std::result::Result<super::SubmitDocumentBatchItemFile, ::std::string::String>,
+                ::std::result::Result<super::ExternalReference, ::std::borrow::Cow<'static, str>>,
+            file: ::std::result::Result<
+                super::SubmitDocumentBatchItemFile,
+                ::std::borrow::Cow<'static, str>,
+            >,
             filename: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            item_id:
-                ::std::result::Result<super::SubmitDocumentBatchItemItemId, ::std::string::String>,
+            item_id: ::std::result::Result<
+                super::SubmitDocumentBatchItemItemId,
+                ::std::borrow::Cow<'static, str>,
+            >,
             metadata: ::std::result::Result<
                 ::std::collections::HashMap<::std::string::String, ::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             partner_reference_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             verification_intent: ::std::result::Result<
                 ::std::option::Option<super::VerificationIntent>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             verification_metadata: ::std::result::Result<
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for SubmitDocumentBatchItem {
             fn default() -> Self {
                 Self {
                     attestation_reference_id: Ok(Default::default()),
-                    document_type: Err("no value supplied for document_type".to_string()),
-                    external_reference: Err("no value supplied for external_reference".to_string()),
-                    file: Err("no value supplied for file".to_string()),
+                    document_type: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for document_type",
+                    )),
+                    external_reference: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for external_reference",
+                    )),
+                    file: Err(::std::borrow::Cow::Borrowed("no value supplied for file")),
                     filename: Ok(Default::default()),
-                    item_id: Err("no value supplied for item_id".to_string()),
+                    item_id: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for item_id",
+                    )),
                     metadata: Ok(Default::default()),
                     partner_reference_id: Ok(Default::default()),
                     verification_intent: Ok(Default::default()),
@@ -3663,7 +3897,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.attestation_reference_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for attestation_reference_id: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for attestation_reference_id: {e}"
+                    ))
                 });
                 self
             }
@@ -3672,9 +3908,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::SubmitDocumentRequestDocumentType>,
                 T::Error: ::std::fmt::Display,
             {
-                self.document_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for document_type: {e}"));
+                self.document_type = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for document_type: {e}"
+                    ))
+                });
                 self
             }
             pub fn external_reference<T>(mut self, value: T) -> Self
@@ -3683,7 +3921,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.external_reference = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for external_reference: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for external_reference: {e}"
+                    ))
                 });
                 self
             }
@@ -3692,9 +3932,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::SubmitDocumentBatchItemFile>,
                 T::Error: ::std::fmt::Display,
             {
-                self.file = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for file: {e}"));
+                self.file = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for file: {e}"
+                    ))
+                });
                 self
             }
             pub fn filename<T>(mut self, value: T) -> Self
@@ -3702,9 +3944,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.filename = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for filename: {e}"));
+                self.filename = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for filename: {e}"
+                    ))
+                });
                 self
             }
             pub fn item_id<T>(mut self, value: T) -> Self
@@ -3712,9 +3956,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::SubmitDocumentBatchItemItemId>,
                 T::Error: ::std::fmt::Display,
             {
-                self.item_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for item_id: {e}"));
+                self.item_id = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for item_id: {e}"
+                    ))
+                });
                 self
             }
             pub fn metadata<T>(mut self, value: T) -> Self
@@ -3724,9 +3970,11 @@ pub mod types {
                     >,
                 T::Error: ::std::fmt::Display,
             {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self.metadata = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for metadata: {e}"
+                    ))
+                });
                 self
             }
             pub fn partner_reference_id<T>(mut self, value: T) -> Self
@@ -3735,7 +3983,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.partner_reference_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for partner_reference_id: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for partner_reference_id: {e}"
+                    ))
                 });
                 self
             }
@@ -3745,7 +3995,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.verification_intent = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for verification_intent: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for verification_intent: {e}"
+                    ))
                 });
                 self
             }
@@ -3757,7 +4009,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.verification_metadata = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for verification_metadata: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for verification_metadata: {e}"
+                    ))
                 });
                 self
             }
@@ -3801,13 +4055,13 @@ pub mod types {
         pub struct SubmitDocumentBatchRequest {
             items: ::std::result::Result<
                 ::std::vec::Vec<super::SubmitDocumentBatchItem>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for SubmitDocumentBatchRequest {
             fn default() -> Self {
                 Self {
-                    items: Err("no value supplied for items".to_string()),
+                    items: Err(::std::borrow::Cow::Borrowed("no value supplied for items")),
                 }
             }
         }
@@ -3817,9 +4071,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::vec::Vec<super::SubmitDocumentBatchItem>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.items = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for items: {e}"));
+                self.items = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for items: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3844,15 +4100,19 @@ pub mod types {
         pub struct SubmitDocumentBatchResponse {
             results: ::std::result::Result<
                 ::std::vec::Vec<super::BatchItemResult>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
-            summary: ::std::result::Result<super::BatchSummary, ::std::string::String>,
+            summary: ::std::result::Result<super::BatchSummary, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for SubmitDocumentBatchResponse {
             fn default() -> Self {
                 Self {
-                    results: Err("no value supplied for results".to_string()),
-                    summary: Err("no value supplied for summary".to_string()),
+                    results: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for results",
+                    )),
+                    summary: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for summary",
+                    )),
                 }
             }
         }
@@ -3862,9 +4122,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::vec::Vec<super::BatchItemResult>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.results = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for results: {e}"));
+                self.results = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for results: {e}"
+                    ))
+                });
                 self
             }
             pub fn summary<T>(mut self, value: T) -> Self
@@ -3872,9 +4134,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::BatchSummary>,
                 T::Error: ::std::fmt::Display,
             {
-                self.summary = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for summary: {e}"));
+                self.summary = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for summary: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -3901,35 +4165,42 @@ pub mod types {
         pub struct SubmitDocumentRequest {
             attestation_reference_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             document_type: ::std::result::Result<
                 super::SubmitDocumentRequestDocumentType,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             external_reference:
-                ::std::result::Result<super::ExternalReference, ::std::string::String>,
-            file: ::std::result::Result<super::SubmitDocumentRequestFile, ::std::string::String>,
+                ::std::result::Result<super::ExternalReference, ::std::borrow::Cow<'static, str>>,
+            file: ::std::result::Result<
+                super::SubmitDocumentRequestFile,
+                ::std::borrow::Cow<'static, str>,
+            >,
             filename: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             verification_intent: ::std::result::Result<
                 ::std::option::Option<super::VerificationIntent>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             verification_metadata: ::std::result::Result<
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for SubmitDocumentRequest {
             fn default() -> Self {
                 Self {
                     attestation_reference_id: Ok(Default::default()),
-                    document_type: Err("no value supplied for document_type".to_string()),
-                    external_reference: Err("no value supplied for external_reference".to_string()),
-                    file: Err("no value supplied for file".to_string()),
+                    document_type: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for document_type",
+                    )),
+                    external_reference: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for external_reference",
+                    )),
+                    file: Err(::std::borrow::Cow::Borrowed("no value supplied for file")),
                     filename: Ok(Default::default()),
                     verification_intent: Ok(Default::default()),
                     verification_metadata: Ok(Default::default()),
@@ -3943,7 +4214,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.attestation_reference_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for attestation_reference_id: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for attestation_reference_id: {e}"
+                    ))
                 });
                 self
             }
@@ -3952,9 +4225,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::SubmitDocumentRequestDocumentType>,
                 T::Error: ::std::fmt::Display,
             {
-                self.document_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for document_type: {e}"));
+                self.document_type = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for document_type: {e}"
+                    ))
+                });
                 self
             }
             pub fn external_reference<T>(mut self, value: T) -> Self
@@ -3963,7 +4238,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.external_reference = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for external_reference: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for external_reference: {e}"
+                    ))
                 });
                 self
             }
@@ -3972,9 +4249,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::SubmitDocumentRequestFile>,
                 T::Error: ::std::fmt::Display,
             {
-                self.file = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for file: {e}"));
+                self.file = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for file: {e}"
+                    ))
+                });
                 self
             }
             pub fn filename<T>(mut self, value: T) -> Self
@@ -3982,9 +4261,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.filename = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for filename: {e}"));
+                self.filename = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for filename: {e}"
+                    ))
+                });
                 self
             }
             pub fn verification_intent<T>(mut self, value: T) -> Self
@@ -3993,7 +4274,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.verification_intent = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for verification_intent: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for verification_intent: {e}"
+                    ))
                 });
                 self
             }
@@ -4005,7 +4288,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.verification_metadata = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for verification_metadata: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for verification_metadata: {e}"
+                    ))
                 });
                 self
             }
@@ -4041,12 +4326,14 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct SubmitDocumentResponse {
-            document: ::std::result::Result<super::Document, ::std::string::String>,
+            document: ::std::result::Result<super::Document, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for SubmitDocumentResponse {
             fn default() -> Self {
                 Self {
-                    document: Err("no value supplied for document".to_string()),
+                    document: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for document",
+                    )),
                 }
             }
         }
@@ -4056,9 +4343,11 @@ pub mod types {
                 T: ::std::convert::TryInto<super::Document>,
                 T::Error: ::std::fmt::Display,
             {
-                self.document = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for document: {e}"));
+                self.document = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for document: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -4081,18 +4370,27 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct UserIdentity {
-            email: ::std::result::Result<::std::string::String, ::std::string::String>,
-            first_name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            last_name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            role_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            email: ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            first_name:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            last_name:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
+            role_name:
+                ::std::result::Result<::std::string::String, ::std::borrow::Cow<'static, str>>,
         }
         impl ::std::default::Default for UserIdentity {
             fn default() -> Self {
                 Self {
-                    email: Err("no value supplied for email".to_string()),
-                    first_name: Err("no value supplied for first_name".to_string()),
-                    last_name: Err("no value supplied for last_name".to_string()),
-                    role_name: Err("no value supplied for role_name".to_string()),
+                    email: Err(::std::borrow::Cow::Borrowed("no value supplied for email")),
+                    first_name: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for first_name",
+                    )),
+                    last_name: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for last_name",
+                    )),
+                    role_name: Err(::std::borrow::Cow::Borrowed(
+                        "no value supplied for role_name",
+                    )),
                 }
             }
         }
@@ -4102,9 +4400,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.email = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self.email = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for email: {e}"
+                    ))
+                });
                 self
             }
             pub fn first_name<T>(mut self, value: T) -> Self
@@ -4112,9 +4412,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.first_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for first_name: {e}"));
+                self.first_name = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for first_name: {e}"
+                    ))
+                });
                 self
             }
             pub fn last_name<T>(mut self, value: T) -> Self
@@ -4122,9 +4424,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.last_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for last_name: {e}"));
+                self.last_name = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for last_name: {e}"
+                    ))
+                });
                 self
             }
             pub fn role_name<T>(mut self, value: T) -> Self
@@ -4132,9 +4436,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.role_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for role_name: {e}"));
+                self.role_name = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for role_name: {e}"
+                    ))
+                });
                 self
             }
         }
@@ -4163,19 +4469,21 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct UserProfile {
-            address:
-                ::std::result::Result<::std::option::Option<super::Address>, ::std::string::String>,
+            address: ::std::result::Result<
+                ::std::option::Option<super::Address>,
+                ::std::borrow::Cow<'static, str>,
+            >,
             currency: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             phone: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
             preferred_name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
-                ::std::string::String,
+                ::std::borrow::Cow<'static, str>,
             >,
         }
         impl ::std::default::Default for UserProfile {
@@ -4194,9 +4502,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<super::Address>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.address = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for address: {e}"));
+                self.address = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for address: {e}"
+                    ))
+                });
                 self
             }
             pub fn currency<T>(mut self, value: T) -> Self
@@ -4204,9 +4514,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.currency = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self.currency = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for currency: {e}"
+                    ))
+                });
                 self
             }
             pub fn phone<T>(mut self, value: T) -> Self
@@ -4214,9 +4526,11 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.phone = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for phone: {e}"));
+                self.phone = value.try_into().map_err(|e| {
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for phone: {e}"
+                    ))
+                });
                 self
             }
             pub fn preferred_name<T>(mut self, value: T) -> Self
@@ -4225,7 +4539,9 @@ pub mod types {
                 T::Error: ::std::fmt::Display,
             {
                 self.preferred_name = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for preferred_name: {e}")
+                    ::std::borrow::Cow::Owned(format!(
+                        "error converting supplied value for preferred_name: {e}"
+                    ))
                 });
                 self
             }
@@ -4283,6 +4599,11 @@ pub mod types {
         impl From<String> for ConversionError {
             fn from(value: String) -> Self {
                 Self(value.into())
+            }
+        }
+        impl From<::std::borrow::Cow<'static, str>> for ConversionError {
+            fn from(value: ::std::borrow::Cow<'static, str>) -> Self {
+                Self(value)
             }
         }
     }
