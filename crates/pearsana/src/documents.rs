@@ -302,17 +302,37 @@ impl Client {
         validate::batch_items(&mut problems, &items);
         problems.into_result()?;
         let order: Vec<String> = items.iter().map(|i| i.item_id.to_string()).collect();
-        // Move the items into their requests: a document batch can be hundreds of MiB of
+        // The items move into their requests: a document batch can be hundreds of MiB of
         // base64, so a copy per chunk would double the peak memory.
+        Ok(self
+            .send_in_chunks(order, items, |client, chunk| client.submit_chunk(chunk))
+            .await)
+    }
+
+    /// Splits `items` into requests of at most [`BATCH_MAX_ITEMS`] (moving, not copying them),
+    /// sends up to `batch_concurrency` of them at once with `send`, and returns one outcome per
+    /// item of `order`, in that order.
+    pub(crate) async fn send_in_chunks<'a, T, F, Fut>(
+        &'a self,
+        order: Vec<String>,
+        items: Vec<T>,
+        send: F,
+    ) -> BatchOutcome
+    where
+        F: Fn(&'a Client, Vec<T>) -> Fut,
+        Fut: std::future::Future<
+                Output = Vec<(String, std::result::Result<types::Document, ItemError>)>,
+            >,
+    {
         let mut items = items.into_iter().peekable();
-        let mut chunks: Vec<Vec<types::SubmitDocumentBatchItem>> = Vec::new();
+        let mut chunks: Vec<Vec<T>> = Vec::new();
         while items.peek().is_some() {
             chunks.push(items.by_ref().take(BATCH_MAX_ITEMS).collect());
         }
         let mut results: HashMap<String, std::result::Result<types::Document, ItemError>> =
             HashMap::new();
         let mut stream = futures_util::stream::iter(chunks)
-            .map(|chunk| self.submit_chunk(chunk))
+            .map(|chunk| send(self, chunk))
             .buffer_unordered(self.batch_concurrency());
         while let Some(chunk_results) = stream.next().await {
             results.extend(chunk_results);
@@ -326,7 +346,7 @@ impl Client {
                 ItemOutcome { item_id, result }
             })
             .collect();
-        Ok(BatchOutcome { items })
+        BatchOutcome { items }
     }
 
     async fn submit_chunk(

@@ -40,7 +40,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -50,15 +49,14 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::StreamExt as _;
-use pearsana_api::spec::{BATCH_MAX_ITEMS, MAX_DOCUMENT_BYTES, operations};
+use pearsana_api::spec::{MAX_DOCUMENT_BYTES, operations};
 use pearsana_api::types;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
 use crate::call::Call;
 use crate::client::Client;
-use crate::documents::{BatchOutcome, DocumentFile, ItemError, ItemOutcome};
+use crate::documents::{BatchOutcome, DocumentFile};
 use crate::error::{Error, Result, ValidationError};
 use crate::pipeline::{Exchange, Outcome};
 use crate::validate;
@@ -663,7 +661,7 @@ impl Client {
 
     /// Uploads any number of documents with their files streamed, like
     /// [`submit_documents`](Self::submit_documents): all validated first (unique `itemId`s,
-    /// sizes), split into requests of at most [`BATCH_MAX_ITEMS`], up to `batch_concurrency`
+    /// sizes), split into requests of at most [`BATCH_MAX_ITEMS`](pearsana_api::spec::BATCH_MAX_ITEMS), up to `batch_concurrency`
     /// requests at once, one outcome per item in input order. Memory stays bounded by one
     /// chunk of file data per request in flight, whatever the file sizes.
     pub async fn upload_documents(&self, items: Vec<UploadItem>) -> Result<BatchOutcome> {
@@ -671,33 +669,13 @@ impl Client {
         validate_items(&mut problems, &items);
         problems.into_result()?;
         let order: Vec<String> = items.iter().map(|i| i.item_id().to_owned()).collect();
-        let mut items = items.into_iter().peekable();
-        let mut chunks: Vec<Vec<UploadItem>> = Vec::new();
-        while items.peek().is_some() {
-            chunks.push(items.by_ref().take(BATCH_MAX_ITEMS).collect());
-        }
-        let mut results: HashMap<String, std::result::Result<types::Document, ItemError>> =
-            HashMap::new();
-        let mut stream = futures_util::stream::iter(chunks)
-            .map(|chunk| {
+        Ok(self
+            .send_in_chunks(order, items, |client, chunk: Vec<UploadItem>| {
                 let ids = chunk.iter().map(|i| i.item_id().to_owned()).collect();
                 let body = plan_batch(&chunk).map(|streamed| (None, Some(streamed)));
-                self.send_chunk(ids, body)
+                client.send_chunk(ids, body)
             })
-            .buffer_unordered(self.batch_concurrency());
-        while let Some(chunk_results) = stream.next().await {
-            results.extend(chunk_results);
-        }
-        let items = order
-            .into_iter()
-            .map(|item_id| {
-                let result = results
-                    .remove(&item_id)
-                    .unwrap_or(Err(ItemError::MissingResult));
-                ItemOutcome { item_id, result }
-            })
-            .collect();
-        Ok(BatchOutcome { items })
+            .await)
     }
 }
 
