@@ -1,5 +1,7 @@
 //! `users import`: one `POST /v1/users` per row.
 
+use std::sync::LazyLock;
+
 use csv::StringRecord;
 use pearsana_api::types::{
     Address, CreateUserRequest, ExternalReference, UserIdentity, UserProfile,
@@ -34,6 +36,29 @@ pub const COLUMNS: &[Column] = &[
 /// Users roster rows.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Users;
+
+/// A request with empty identity, no references and no profile, for a row to fill in place.
+///
+/// Request types are `#[non_exhaustive]`, so outside their crate they come from builders, and a
+/// builder moves its whole state on every setter: for the rows of a roster (each parsed twice,
+/// validation pass then send pass) that was most of the per-row cost the builders added. One
+/// blank request is built once; a clone of its empty strings and list allocates nothing.
+fn blank_request() -> CreateUserRequest {
+    static BLANK: LazyLock<CreateUserRequest> = LazyLock::new(|| {
+        CreateUserRequest::builder()
+            .external_references(Vec::<ExternalReference>::new())
+            .identity(
+                UserIdentity::builder()
+                    .email("")
+                    .first_name("")
+                    .last_name("")
+                    .role_name(""),
+            )
+            .try_into()
+            .expect("a request of empty strings and no references converts")
+    });
+    BLANK.clone()
+}
 
 /// Reads the external reference columns shared by users and invitations.
 pub fn external_reference(fields: &mut Fields<'_>) -> Option<ExternalReference> {
@@ -70,11 +95,11 @@ impl RowKind for Users {
         record: &StringRecord,
     ) -> Result<CreateUserRequest, Vec<String>> {
         let mut f = Fields::new(index, record);
-        let identity = UserIdentity::builder()
-            .email(f.email("email"))
-            .first_name(f.required("firstName"))
-            .last_name(f.required("lastName"))
-            .role_name(f.required("roleName"));
+        let mut request = blank_request();
+        request.identity.email = f.email("email");
+        request.identity.first_name = f.required("firstName");
+        request.identity.last_name = f.required("lastName");
+        request.identity.role_name = f.required("roleName");
         let reference = external_reference(&mut f);
         // Request types are `#[non_exhaustive]`: built from their defaults or builders.
         let mut address = Address::default();
@@ -92,13 +117,10 @@ impl RowKind for Users {
         profile.currency = f.optional("currency");
         profile.phone = f.optional("phone");
         profile.preferred_name = f.optional("preferredName");
-        let request = reference.and_then(|reference| {
-            CreateUserRequest::builder()
-                .external_references(vec![reference])
-                .identity(identity)
-                .profile((profile != UserProfile::default()).then_some(profile))
-                .try_into()
-                .ok()
+        request.profile = (profile != UserProfile::default()).then_some(profile);
+        let request = reference.map(|reference| {
+            request.external_references = vec![reference].into();
+            request
         });
         f.finish(request)
             .map(|r| r.expect("a row without problems has its reference"))
