@@ -8,6 +8,24 @@ cd "$(dirname "$0")/.."
 
 echo "--- cargo package (builds each crate from its packaged sources)"
 # --allow-dirty: CI runs on a clean clone, but a developer may run this before committing.
+# Packaging several workspace crates together verifies each against the others through a local
+# registry under target/package, and cargo unpacks that registry's crates into
+# $CARGO_HOME/registry/src/-<hash of its path>/ without ever replacing a directory that is
+# already there. A clone at a path that packaged before (a CI checkout, say) would verify
+# pearsana-sandbox against the pearsana-api of that earlier commit, so those unpacked copies
+# of our own crates go first; crates from crates.io are untouched.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/pearsana-*
+# For the same reason cargo takes a registry crate it has built once as fresh whatever its
+# sources now say: forget the builds of our crates made from such an unpacked copy (their
+# dep-info names a file under registry/src/-<hash>/), so verification compiles this commit.
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+for depinfo in "$target_dir"/debug/deps/pearsana*.d; do
+  [ -e "$depinfo" ] || continue
+  if grep -q "registry/src/-[0-9a-f]*/pearsana" "$depinfo"; then
+    unit=$(basename "$depinfo" .d)                      # pearsana_api-<metadata hash>
+    rm -rf "$target_dir/debug/.fingerprint/${unit//_/-}"
+  fi
+done
 cargo package --quiet --allow-dirty -p pearsana-api -p pearsana -p pearsana-sandbox -p pearsana-cli
 ls target/package/*.crate
 
