@@ -155,3 +155,74 @@ async fn the_batch_helper_keeps_every_item_of_an_evolved_answer() {
         other => panic!("expected a rejected item, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_unreadable_batch_result_fails_only_its_own_item() {
+    let (_, route, operation) = operations()
+        .into_iter()
+        .find(|(_, _, op)| op["operationId"] == "submitDocumentBatch")
+        .unwrap();
+    let (_, _, _, _, mut answer) = response_examples()
+        .into_iter()
+        .find(|(op, status, ..)| op == "submitDocumentBatch" && status == "200")
+        .unwrap();
+    // item-001's document lacks a field the SDK requires; item-002's error details carry a
+    // member of the wrong type next to a well-formed one.
+    let results = answer["results"].as_array_mut().unwrap();
+    assert_eq!(results[0]["itemId"], "item-001");
+    results[0]["document"]
+        .as_object_mut()
+        .unwrap()
+        .remove("documentId")
+        .expect("the example's document has a documentId");
+    assert_eq!(results[1]["itemId"], "item-002");
+    results[1]["error"]["details"] = json!({ "type": "sis", "externalId": 42 });
+    let server = scripted("POST", &route, 200, &answer).await;
+    let items = request::<types::SubmitDocumentBatchRequest>(operation).items;
+    let outcome = client(&server).submit_documents(items).await.unwrap();
+
+    match &outcome.get("item-001").unwrap().result {
+        Err(error @ ItemError::Undecodable(source)) => {
+            assert!(source.to_string().contains("documentId"), "{source}");
+            assert!(error.to_string().contains("unreadable"), "{error}");
+        }
+        other => panic!("expected an undecodable item, got {other:?}"),
+    }
+    match &outcome.get("item-002").unwrap().result {
+        Err(ItemError::Rejected {
+            code,
+            message,
+            details,
+        }) => {
+            assert_eq!(*code, pearsana::ErrorCode::NotFound);
+            assert!(message.contains("STU-2024-002"), "{message}");
+            // The malformed member is dropped, the well-formed one is kept.
+            match details {
+                pearsana::ErrorDetails::Other(details) => {
+                    assert_eq!(details.type_.as_deref(), Some("sis"));
+                    assert_eq!(details.external_id, None);
+                }
+                other => panic!("expected the kept details, got {other:?}"),
+            }
+        }
+        other => panic!("expected a rejected item, got {other:?}"),
+    }
+
+    // An answer without a results list is still an error for the whole batch.
+    let server = scripted(
+        "POST",
+        &route,
+        200,
+        &json!({ "summary": answer["summary"] }),
+    )
+    .await;
+    let items = request::<types::SubmitDocumentBatchRequest>(operation).items;
+    let outcome = client(&server).submit_documents(items).await.unwrap();
+    for item in &outcome.items {
+        assert!(
+            matches!(&item.result, Err(ItemError::Request(error)) if matches!(**error, Error::Decode { .. })),
+            "{:?}",
+            item.result
+        );
+    }
+}

@@ -207,6 +207,10 @@ pub enum ItemError {
     },
     /// The whole batch request this item was part of failed; shared by all its items.
     Request(Arc<Error>),
+    /// The server's answer held a result for this item that this version of the SDK cannot
+    /// read (for example a document without a field it requires). The other items of the
+    /// answer are unaffected. The server may have stored the document.
+    Undecodable(Arc<serde_json::Error>),
     /// The server's answer held no result for this item.
     MissingResult,
 }
@@ -216,6 +220,12 @@ impl std::fmt::Display for ItemError {
         match self {
             Self::Rejected { code, message, .. } => write!(f, "{code}: {message}"),
             Self::Request(error) => write!(f, "batch request failed: {error}"),
+            Self::Undecodable(error) => {
+                write!(
+                    f,
+                    "the response's result for this item is unreadable: {error}"
+                )
+            }
             Self::MissingResult => f.write_str("the response held no result for this item"),
         }
     }
@@ -275,6 +285,63 @@ fn item_result(result: types::BatchItemResult) -> std::result::Result<types::Doc
         }),
         (None, None) => Err(ItemError::MissingResult),
     }
+}
+
+/// One entry of a batch answer: the item's `itemId` and its result, or why that result does
+/// not decode.
+type DecodedItem = (
+    String,
+    std::result::Result<types::BatchItemResult, serde_json::Error>,
+);
+
+/// The results of a batch answer. The whole answer goes through the generated type first (the
+/// common case, one pass). When that fails, each entry of `results` is decoded on its own: an
+/// item error whose `details` break the documented shape keeps its code and message (the
+/// malformed members of `details` are dropped, as for a call's error envelope), and an entry
+/// that still does not decode fails only its own item, found by its `itemId`. Only an answer
+/// without a `results` list is an error for the whole batch.
+fn decode_batch_results(body: &[u8]) -> std::result::Result<Vec<DecodedItem>, serde_json::Error> {
+    let whole_error = match serde_json::from_slice::<types::SubmitDocumentBatchResponse>(body) {
+        Ok(parsed) => {
+            return Ok(parsed
+                .results
+                .into_iter()
+                .map(|r| (r.item_id.clone(), Ok(r)))
+                .collect());
+        }
+        Err(error) => error,
+    };
+    let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_slice(body) else {
+        return Err(whole_error);
+    };
+    let Some(serde_json::Value::Array(results)) = answer.remove("results") else {
+        return Err(whole_error);
+    };
+    Ok(results.into_iter().filter_map(decode_batch_item).collect())
+}
+
+/// One entry of a batch answer's `results`; `None` when it has no `itemId` to report it under
+/// (its item then ends as [`ItemError::MissingResult`]).
+fn decode_batch_item(mut entry: serde_json::Value) -> Option<DecodedItem> {
+    let item_id = entry.get("itemId")?.as_str()?.to_owned();
+    let first = match serde_json::from_value::<types::BatchItemResult>(entry.clone()) {
+        Ok(result) => return Some((item_id, Ok(result))),
+        Err(error) => error,
+    };
+    let details = entry
+        .get_mut("error")
+        .and_then(serde_json::Value::as_object_mut)
+        .and_then(|error| error.remove("details"));
+    let Some(details) = details else {
+        return Some((item_id, Err(first)));
+    };
+    let decoded = serde_json::from_value::<types::BatchItemResult>(entry).map(|mut result| {
+        if let Some(error) = result.error.as_mut() {
+            error.details = envelope::decodable_details(details);
+        }
+        result
+    });
+    Some((item_id, decoded.map_err(|_| first)))
 }
 
 impl Client {
@@ -385,28 +452,28 @@ impl Client {
             Err(error) => Err(error),
         };
         // The generated types decode unknown statuses, codes and fields, so one item a newer
-        // server describes differently does not lose the other items' results.
-        let decoded: std::result::Result<Vec<types::BatchItemResult>, Error> = match sent {
-            Ok((answer, exchange)) => {
-                match serde_json::from_slice::<types::SubmitDocumentBatchResponse>(&answer.body) {
-                    Ok(parsed) => Ok(parsed.results),
-                    Err(source) => Err(Error::Decode {
-                        status: Some(answer.status),
-                        body: answer.body,
-                        source,
-                        request_id: Some(exchange.request_id),
-                    }),
-                }
-            }
+        // server describes differently does not lose the other items' results; an item that
+        // still does not decode fails alone (see `decode_batch_results`).
+        let decoded: std::result::Result<Vec<DecodedItem>, Error> = match sent {
+            Ok((answer, exchange)) => match decode_batch_results(&answer.body) {
+                Ok(results) => Ok(results),
+                Err(source) => Err(Error::Decode {
+                    status: Some(answer.status),
+                    body: answer.body,
+                    source,
+                    request_id: Some(exchange.request_id),
+                }),
+            },
             Err(error) => Err(error),
         };
         let redactor = || self.redactor();
         match decoded {
             Ok(results) => results
                 .into_iter()
-                .map(|r| {
-                    let id = r.item_id.clone();
-                    let mut result = item_result(r);
+                .map(|(id, decoded)| {
+                    let mut result = decoded
+                        .map_err(|error| ItemError::Undecodable(Arc::new(error)))
+                        .and_then(item_result);
                     if let Err(ItemError::Rejected { message, .. }) = &mut result {
                         redactor().in_place(message);
                     }

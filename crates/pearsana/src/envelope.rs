@@ -56,7 +56,7 @@ fn decode_envelope(body: &[u8]) -> Option<types::ErrorResponse> {
 }
 
 /// The members of a `details` object that decode as the generated `ErrorDetails`.
-fn decodable_details(details: Value) -> Option<types::ErrorDetails> {
+pub(crate) fn decodable_details(details: Value) -> Option<types::ErrorDetails> {
     let Value::Object(members) = details else {
         return None;
     };
