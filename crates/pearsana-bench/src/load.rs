@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use crate::sizes::Sizes;
-use crate::stats::{Latencies, ratio};
+use crate::stats::{Latencies, median, quantile, ratio};
 
 /// What one timed run produced.
 #[derive(Debug, Default)]
@@ -110,14 +110,19 @@ where
 pub struct SideTotals {
     /// Throughput of each round, requests per second.
     pub round_throughputs: Vec<f64>,
+    /// p99 latency of each round, milliseconds.
+    pub round_p99s_ms: Vec<f64>,
     /// Every latency of every round.
     pub latencies: Latencies,
 }
 
 impl SideTotals {
     /// Adds one round.
-    pub fn add(&mut self, run: RunResult) {
+    pub fn add(&mut self, mut run: RunResult) {
         self.round_throughputs.push(run.throughput());
+        run.latencies.sort_unstable();
+        self.round_p99s_ms
+            .push(quantile(&run.latencies, 0.99).map_or(0.0, |d| d.as_secs_f64() * 1e3));
         self.latencies.extend(run.latencies);
     }
 
@@ -125,6 +130,16 @@ impl SideTotals {
     pub fn median_throughput(&self) -> f64 {
         crate::stats::median(&self.round_throughputs)
     }
+}
+
+/// The median over rounds of `a[i] / b[i]`: each side's value in round `i` divided by the
+/// other side's value in the same round. [`alternate`] runs round `i` of both sides back to
+/// back, so a slow stretch of the shared machine that spans a round pair cancels in that pair's
+/// ratio, and one disturbed pair moves the median by one place rather than skewing a pooled
+/// figure. Pairs beyond the shorter side are ignored.
+pub fn paired_ratio(a: &[f64], b: &[f64]) -> f64 {
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| ratio(*x, *y)).collect();
+    median(&ratios)
 }
 
 /// Runs two sides of a comparison at the same concurrency: a warm-up of each, then
@@ -186,6 +201,35 @@ mod tests {
                 .all(|l| *l >= Duration::from_millis(10))
         );
         assert!(result.elapsed >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn paired_ratios_cancel_a_slow_stretch_that_ratios_of_medians_do_not() {
+        // The machine slows down for rounds 1 and 2; side b's second round falls outside it.
+        let (a, b) = ([100.0, 60.0, 60.0], [100.0, 100.0, 60.0]);
+        assert_eq!(paired_ratio(&a, &b), 1.0);
+        assert!((ratio(median(&a), median(&b)) - 0.6).abs() < 1e-9);
+        // A real difference shows in every pair and therefore in the median.
+        assert!((paired_ratio(&[90.0, 45.0, 90.0], &[100.0, 50.0, 100.0]) - 0.9).abs() < 1e-9);
+        assert_eq!(paired_ratio(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn each_round_keeps_its_own_p99() {
+        let mut totals = SideTotals::default();
+        for slow in [1u64, 5] {
+            totals.add(RunResult {
+                completed: 100,
+                elapsed: Duration::from_secs(1),
+                latencies: (0..100)
+                    .map(|i| Duration::from_millis(if i == 99 { 50 } else { slow }))
+                    .collect(),
+                ..Default::default()
+            });
+        }
+        assert_eq!(totals.round_p99s_ms, vec![1.0, 5.0]);
+        assert_eq!(totals.round_throughputs, vec![100.0, 100.0]);
+        assert_eq!(totals.latencies.percentile_ms(1.0), 50.0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
