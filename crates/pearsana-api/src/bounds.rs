@@ -631,103 +631,54 @@ impl<'w, 'e> serde::Serializer for &'w mut Walker<'e> {
     }
 }
 
-impl serde::ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = UnsupportedShape;
+/// The serde compound traits whose items are elements (sequences and tuples) or named fields
+/// (structs): each forwards to [`Compound::element`] or [`Compound::field`].
+macro_rules! forward_compound {
+    ($($trait:ident::$method:ident),* ; elements) => {$(
+        impl serde::ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = UnsupportedShape;
 
-    fn serialize_element<T: serde::Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), UnsupportedShape> {
-        self.element(value)
-    }
+            fn $method<T: serde::Serialize + ?Sized>(
+                &mut self,
+                value: &T,
+            ) -> Result<(), UnsupportedShape> {
+                self.element(value)
+            }
 
-    fn end(self) -> Result<(), UnsupportedShape> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), UnsupportedShape> {
+                self.finish()
+            }
+        }
+    )*};
+    ($($trait:ident),* ; fields) => {$(
+        impl serde::ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = UnsupportedShape;
+
+            fn serialize_field<T: serde::Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), UnsupportedShape> {
+                self.field(key, value)
+            }
+
+            fn end(self) -> Result<(), UnsupportedShape> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl serde::ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = UnsupportedShape;
-
-    fn serialize_element<T: serde::Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), UnsupportedShape> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), UnsupportedShape> {
-        self.finish()
-    }
-}
-
-impl serde::ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = UnsupportedShape;
-
-    fn serialize_field<T: serde::Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), UnsupportedShape> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), UnsupportedShape> {
-        self.finish()
-    }
-}
-
-impl serde::ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = UnsupportedShape;
-
-    fn serialize_field<T: serde::Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), UnsupportedShape> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), UnsupportedShape> {
-        self.finish()
-    }
-}
-
-impl serde::ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = UnsupportedShape;
-
-    fn serialize_field<T: serde::Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), UnsupportedShape> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), UnsupportedShape> {
-        self.finish()
-    }
-}
-
-impl serde::ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = UnsupportedShape;
-
-    fn serialize_field<T: serde::Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), UnsupportedShape> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), UnsupportedShape> {
-        self.finish()
-    }
-}
+forward_compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field;
+    elements
+);
+forward_compound!(SerializeStruct, SerializeStructVariant; fields);
 
 impl serde::ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
