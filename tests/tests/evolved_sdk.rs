@@ -129,8 +129,8 @@ async fn every_operation_decodes_evolved_successes_and_errors() {
     assert!(checked > 40, "only {checked} examples");
 }
 
-#[tokio::test]
-async fn the_batch_helper_keeps_every_item_of_an_evolved_answer() {
+/// The batch operation's route, its definition and its `200` answer example.
+fn batch_operation() -> (String, &'static Value, Value) {
     let (_, route, operation) = operations()
         .into_iter()
         .find(|(_, _, op)| op["operationId"] == "submitDocumentBatch")
@@ -139,6 +139,12 @@ async fn the_batch_helper_keeps_every_item_of_an_evolved_answer() {
         .into_iter()
         .find(|(op, status, ..)| op == "submitDocumentBatch" && status == "200")
         .unwrap();
+    (route, operation, example)
+}
+
+#[tokio::test]
+async fn the_batch_helper_keeps_every_item_of_an_evolved_answer() {
+    let (route, operation, example) = batch_operation();
     let (evolved, _) = evolve(&example, "SubmitDocumentBatchResponse");
     let server = scripted("POST", &route, 200, &evolved).await;
     let items = request::<types::SubmitDocumentBatchRequest>(operation).items;
@@ -158,14 +164,7 @@ async fn the_batch_helper_keeps_every_item_of_an_evolved_answer() {
 
 #[tokio::test]
 async fn an_unreadable_batch_result_fails_only_its_own_item() {
-    let (_, route, operation) = operations()
-        .into_iter()
-        .find(|(_, _, op)| op["operationId"] == "submitDocumentBatch")
-        .unwrap();
-    let (_, _, _, _, mut answer) = response_examples()
-        .into_iter()
-        .find(|(op, status, ..)| op == "submitDocumentBatch" && status == "200")
-        .unwrap();
+    let (route, operation, mut answer) = batch_operation();
     // item-001's document lacks a field the SDK requires; item-002's error details carry a
     // member of the wrong type next to a well-formed one.
     let results = answer["results"].as_array_mut().unwrap();
