@@ -46,6 +46,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -78,11 +79,17 @@ enum Origin {
 /// Where the bytes of an uploaded document come from, with their size, known before sending.
 ///
 /// A source is opened again by every attempt of a request, so it must give the same bytes
-/// each time.
+/// each time. For a file that is checked: its size and modification time when it was planned
+/// must still hold when an attempt opens it and when that attempt has read its last byte, so a
+/// file rewritten in place, even to the same size, aborts the request instead of sending
+/// bytes other than the planned ones (within the file system's timestamp resolution).
 #[derive(Clone)]
 pub struct UploadSource {
     name: String,
     size: u64,
+    /// A file's modification time when planned (`None` for a reader, or where the platform
+    /// keeps none).
+    modified: Option<SystemTime>,
     origin: Origin,
 }
 
@@ -114,6 +121,7 @@ impl UploadSource {
         Ok(Self {
             name: path.display().to_string(),
             size: metadata.len(),
+            modified: metadata.modified().ok(),
             origin: Origin::Path(path.to_owned()),
         })
     }
@@ -142,6 +150,7 @@ impl UploadSource {
         Self {
             name: name.into(),
             size,
+            modified: None,
             origin: Origin::Reader(opener),
         }
     }
@@ -149,6 +158,13 @@ impl UploadSource {
     /// The size in bytes, as planned.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// A file's modification time as planned, which every attempt checks; `None` for a
+    /// reader. A caller that looked at the file earlier (to hash it, say) can compare this
+    /// with what it saw, to know that the planned bytes are the ones it looked at.
+    pub fn modified(&self) -> Option<SystemTime> {
+        self.modified
     }
 
     /// The name used in errors (the path, for a file).
@@ -190,14 +206,33 @@ impl UploadSource {
                         e
                     }
                 })?;
-                let now = file.metadata().await?.len();
-                if now != self.size {
-                    return Err(changed(self.size, format!("is now {now} bytes")));
-                }
+                self.check_unchanged(&file.metadata().await?)?;
                 Ok(Box::new(file))
             }
             Origin::Reader(open) => open().await,
         }
+    }
+
+    /// After an attempt has read a file's last byte: the file must still be as planned, or
+    /// it was written to while it was being read.
+    async fn check_after_reading(&self) -> io::Result<()> {
+        match &self.origin {
+            Origin::Path(path) => self.check_unchanged(&tokio::fs::metadata(path).await?),
+            Origin::Reader(_) => Ok(()),
+        }
+    }
+
+    fn check_unchanged(&self, now: &std::fs::Metadata) -> io::Result<()> {
+        if now.len() != self.size {
+            return Err(changed(self.size, format!("is now {} bytes", now.len())));
+        }
+        if now.modified().ok() != self.modified {
+            return Err(changed(
+                self.size,
+                "same size, but written to since: its modification time moved".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -549,6 +584,7 @@ impl Cursor {
             if reader.read(&mut probe).await? != 0 {
                 return Err(changed(source.size, "it has more bytes now".into()));
             }
+            source.check_after_reading().await?;
             self.open = None;
             self.step += 1;
         }
@@ -702,5 +738,61 @@ mod tests {
         );
         let twice = br#"{"a":"X1","b":"X1"}"#.to_vec();
         assert!(split(twice, &["X1".into()]).is_err());
+    }
+
+    /// Reads the whole body of `body`, returning the bytes or the error that aborted it.
+    async fn read_body(body: &StreamedBody) -> io::Result<Vec<u8>> {
+        use futures_util::TryStreamExt as _;
+        let chunks: Vec<Bytes> = body.stream().try_collect().await?;
+        Ok(chunks.concat())
+    }
+
+    #[tokio::test]
+    async fn a_file_written_to_while_it_is_read_aborts_the_body() {
+        let path = std::env::temp_dir().join(format!(
+            "pearsana-upload-{}-{}.bin",
+            std::process::id(),
+            placeholder()
+        ));
+        // Two chunks, so the body can be stopped between them.
+        std::fs::write(&path, vec![7u8; UPLOAD_CHUNK_BYTES + 10]).unwrap();
+        let source = UploadSource::from_path(&path).await.unwrap();
+        let planned = source
+            .modified()
+            .expect("this platform keeps modification times");
+        let body = StreamedBody::new(
+            vec![
+                Bytes::from_static(b"{\"file\":\""),
+                Bytes::from_static(b"\"}"),
+            ],
+            vec![source],
+        );
+        let whole = read_body(&body).await.unwrap();
+        assert_eq!(whole.len() as u64, body.content_length());
+
+        let mut cursor = Cursor {
+            plan: Arc::clone(&body.0),
+            step: 0,
+            open: None,
+            raw: Vec::new(),
+        };
+        assert_eq!(&cursor.next().await.unwrap().unwrap()[..], b"{\"file\":\"");
+        assert_eq!(
+            cursor.next().await.unwrap().unwrap().len(),
+            UPLOAD_CHUNK_BYTES / 3 * 4
+        );
+        // Rewritten in place to the same size between the two chunks.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_modified(planned + std::time::Duration::from_secs(1))
+            .unwrap();
+        let error = cursor.next().await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains("written to since"), "{error}");
+        assert!(body.failed());
+
+        // A new attempt refuses the file as soon as it opens it.
+        let error = read_body(&body).await.unwrap_err();
+        assert!(error.to_string().contains("written to since"), "{error}");
+        std::fs::remove_file(&path).unwrap();
     }
 }
