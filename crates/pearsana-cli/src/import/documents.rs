@@ -44,6 +44,28 @@ pub struct DocumentRow {
     pub partner_reference_id: Option<String>,
     /// SHA-256 of the file's content, hex: part of the row's journal key.
     pub content_sha256: String,
+    /// The file's size and modification time when it was hashed; the upload must find the
+    /// same, so the bytes sent are the bytes the journal key names.
+    pub stamp: FileStamp,
+}
+
+/// A file's size and modification time: what tells that its content may have changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, where the platform keeps one.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    /// The stamp of `metadata`.
+    pub fn of(metadata: &std::fs::Metadata) -> Self {
+        Self {
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
 }
 
 /// Documents manifest rows; relative file paths resolve against `base_dir`.
@@ -96,8 +118,8 @@ impl Documents {
     }
 }
 
-/// Checks that `path` is a readable regular file of an allowed size; returns its size.
-pub fn check_document_file(path: &Path) -> Result<u64, String> {
+/// Checks that `path` is a readable regular file of an allowed size; returns its stamp.
+pub fn check_document_file(path: &Path) -> Result<FileStamp, String> {
     let meta =
         std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if !meta.is_file() {
@@ -109,8 +131,25 @@ pub fn check_document_file(path: &Path) -> Result<u64, String> {
             "{} is {n} bytes, more than the {MAX_DOCUMENT_BYTES}-byte limit",
             path.display()
         )),
-        n => Ok(n),
+        _ => Ok(FileStamp::of(&meta)),
     }
+}
+
+/// Checks and hashes a document file: its SHA-256 and its stamp, the same before and after
+/// the file was read (a file written to while it was hashed is refused).
+pub fn hash_document_file(path: &Path) -> Result<(String, FileStamp), String> {
+    let before = check_document_file(path)?;
+    let hash = sha256_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let after = std::fs::metadata(path)
+        .map(|meta| FileStamp::of(&meta))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if after != before {
+        return Err(format!(
+            "{} changed while it was being read; rerun once it is complete",
+            path.display()
+        ));
+    }
+    Ok((hash, before))
 }
 
 /// SHA-256 of a file's content, streamed, as lowercase hex.
@@ -175,16 +214,14 @@ impl RowKind for Documents {
         let document_type = f.required("documentType");
         let file = f.required("file");
         let path = self.base_dir.join(&file);
-        let mut content_sha256 = String::new();
+        let (mut content_sha256, mut stamp) = (String::new(), FileStamp::default());
         if !file.is_empty() {
-            match check_document_file(&path).and_then(|_| {
-                sha256_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-            }) {
+            match hash_document_file(&path) {
                 Ok(_) if let Some(flag) = self.output_flag(&path) => f.problem(
                     "file",
                     format_args!("{} is the {flag} file of this import", path.display()),
                 ),
-                Ok(hash) => content_sha256 = hash,
+                Ok(hashed) => (content_sha256, stamp) = hashed,
                 Err(problem) => f.problem("file", problem),
             }
         }
@@ -204,6 +241,7 @@ impl RowKind for Documents {
             attestation_reference_id,
             partner_reference_id: f.optional("partnerReferenceId"),
             content_sha256,
+            stamp,
         });
         f.finish(row)
             .map(|r| r.expect("a row without problems has its reference"))

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use pearsana::types::{CreateInvitationRequest, CreateUserRequest};
 use pearsana::{Client, DocumentUpload, ErrorCode, ItemError, UploadItem, UserOutcome};
 
-use super::documents::DocumentRow;
+use super::documents::{DocumentRow, FileStamp};
 use super::engine::{Failure, Outcome, Submitter};
 use super::plan::ValidRow;
+use super::report::INVALID_ROW;
 use crate::errors::row_failure;
 
 /// Creates users with the SDK's create-or-get: a `409 CONFLICT` on a repeated or retried
@@ -80,16 +81,37 @@ pub fn item_id(line: u64) -> String {
     format!("line-{line}")
 }
 
-async fn batch_item(row: &ValidRow<DocumentRow>) -> pearsana::Result<UploadItem> {
+/// The upload of one row. The SDK plans the file from its size and modification time now and
+/// checks both again while sending; those must be the ones the row saw when it hashed the
+/// file for its journal key, or the row fails (nothing sent) and a rerun hashes it again.
+async fn batch_item(row: &ValidRow<DocumentRow>) -> Result<UploadItem, Failure> {
     let doc = &row.value;
     let upload = DocumentUpload::from_path(&doc.path)
-        .await?
+        .await
+        .map_err(|e| row_failure(&e))?
         .with_filename(doc.filename.clone());
-    let mut item = upload.batch_item(
-        &item_id(row.line),
-        doc.reference.clone(),
-        &doc.document_type,
-    )?;
+    let planned = FileStamp {
+        size: upload.source().size(),
+        modified: upload.source().modified(),
+    };
+    if planned != doc.stamp {
+        return Err(Failure {
+            code: INVALID_ROW.to_string(),
+            message: format!(
+                "{} changed after it was checked; rerun to validate it again",
+                doc.path.display()
+            ),
+            stops_import: false,
+            ambiguous: false,
+        });
+    }
+    let mut item = upload
+        .batch_item(
+            &item_id(row.line),
+            doc.reference.clone(),
+            &doc.document_type,
+        )
+        .map_err(|e| row_failure(&e))?;
     let fields = item.item_mut();
     fields.verification_intent = doc.verification_intent.clone();
     fields.attestation_reference_id = doc.attestation_reference_id.clone();
@@ -133,7 +155,7 @@ impl Submitter for DocumentSubmitter {
         for (slot, row) in outcomes.iter_mut().zip(rows) {
             match batch_item(row).await {
                 Ok(item) => items.push(item),
-                Err(error) => *slot = Some(Outcome::Failed(row_failure(&error))),
+                Err(failure) => *slot = Some(Outcome::Failed(failure)),
             }
         }
         if !items.is_empty() {
@@ -162,5 +184,44 @@ impl Submitter for DocumentSubmitter {
             .into_iter()
             .map(|o| o.expect("every row has an outcome"))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::documents::Documents;
+    use super::super::plan::plan_all;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_changed_after_it_was_hashed_fails_its_row_before_anything_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pdf");
+        std::fs::write(&path, b"%PDF-1.4 first").unwrap();
+        let kind = Documents::for_manifest(&dir.path().join("manifest.csv"));
+        let text = "namespace,externalId,documentType,file\nSIS,1,DIPLOMA,t.pdf\n";
+        let (valid, invalid) = plan_all(&kind, text.as_bytes());
+        assert!(invalid.is_empty(), "{invalid:?}");
+        let row = &valid[0];
+        let item = batch_item(row)
+            .await
+            .expect("unchanged since it was hashed");
+        assert_eq!(item.item_id(), "line-2");
+
+        // Same size, other bytes, a later modification time: the hash in the row's journal
+        // key no longer describes the file.
+        std::fs::write(&path, b"%PDF-1.4 other").unwrap();
+        let hashed_at = row.value.stamp.modified.unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_modified(hashed_at + std::time::Duration::from_secs(2))
+            .unwrap();
+        let failure = batch_item(row).await.unwrap_err();
+        assert_eq!(failure.code, INVALID_ROW);
+        assert!(
+            failure.message.contains("changed after it was checked"),
+            "{}",
+            failure.message
+        );
+        assert!(!failure.ambiguous && !failure.stops_import);
     }
 }
