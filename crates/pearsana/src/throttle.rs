@@ -12,8 +12,12 @@
 //!   98% of it, evenly spaced, and on first engagement also holds every send until the
 //!   server's `Retry-After` has passed (the window is full; anything sent earlier is refused).
 //! - **Probing**: while no `429` arrives the rate grows by 0.5% per second, so a limit that
-//!   rises is found again; the next `429` sets it back to 98% of what was accepted. After
-//!   30 seconds without a `429` the throttle goes dormant again.
+//!   rises is found again; the next `429` sets it back to 98% of what was accepted. Within 1%
+//!   of the rate at which the server last refused, growth slows to 0.05% per second: the
+//!   client sits just under a limit it has found instead of crossing it every few seconds
+//!   (each crossing costs a refused request and delays its row by a whole `Retry-After`), and
+//!   still finds a raised limit within about 20 seconds. After 30 seconds without a `429`
+//!   the throttle goes dormant again.
 //!
 //! It is on by default: it costs nothing until the server refuses a request for rate, and a
 //! client that keeps sending at a rate the server refuses only burns its own quota (every
@@ -31,6 +35,10 @@ use crate::time::Clock;
 const BACKOFF_SHARE: f64 = 0.98;
 /// Growth of the paced rate per second without a `429`.
 const PROBE_GROWTH_PER_SECOND: f64 = 0.005;
+/// Growth per second once the pace is within [`NEAR_CEILING`] of the last refused rate.
+const CAUTIOUS_GROWTH_PER_SECOND: f64 = 0.0005;
+/// Share of the last refused rate from which probing is cautious.
+const NEAR_CEILING: f64 = 0.99;
 /// Time without a `429` after which pacing stops.
 const DORMANT_AFTER: Duration = Duration::from_secs(30);
 /// The slowest pace the throttle ever sets.
@@ -42,6 +50,8 @@ const CUT_INTERVAL: Duration = Duration::from_secs(1);
 struct State {
     /// Requests per second while engaged.
     rate: f64,
+    /// The rate the server last refused at (the accepted rate measured at that `429`).
+    ceiling: f64,
     /// The earliest start of the next paced attempt.
     next_start: Option<Instant>,
     last_throttled: Option<Instant>,
@@ -136,6 +146,7 @@ impl Throttle {
             counter: Counter::new(),
             state: Mutex::new(State {
                 rate: f64::INFINITY,
+                ceiling: f64::INFINITY,
                 next_start: None,
                 last_throttled: None,
                 last_growth: None,
@@ -196,7 +207,12 @@ impl Throttle {
             .last_growth
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         if since >= Duration::from_millis(100) {
-            state.rate *= 1.0 + PROBE_GROWTH_PER_SECOND * since.as_secs_f64();
+            let growth = if state.rate >= state.ceiling * NEAR_CEILING {
+                CAUTIOUS_GROWTH_PER_SECOND
+            } else {
+                PROBE_GROWTH_PER_SECOND
+            };
+            state.rate *= 1.0 + growth * since.as_secs_f64();
             state.last_growth = Some(now);
         }
     }
@@ -217,6 +233,9 @@ impl Throttle {
         let recently_cut = state
             .last_throttled
             .is_some_and(|t| now.saturating_duration_since(t) < CUT_INTERVAL);
+        if engaging || !recently_cut {
+            state.ceiling = accepted.max(MIN_RATE);
+        }
         if engaging {
             state.rate = target;
         } else if !recently_cut {
@@ -288,6 +307,39 @@ mod tests {
         // A refusal a second later is a new overshoot and cuts again.
         throttle.on_throttled(t2 + CUT_INTERVAL, Some(Duration::from_secs(1)));
         assert!(throttle.rate().unwrap() < after_burst);
+    }
+
+    #[test]
+    fn probing_slows_down_just_under_the_rate_the_server_refused() {
+        let throttle = Throttle::new(true);
+        let t0 = Instant::now();
+        for i in 0..200 {
+            throttle.on_accepted(t0 + Duration::from_micros(500 * i));
+        }
+        let t1 = t0 + Duration::from_millis(100);
+        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        let accepted = throttle.lock().ceiling;
+        assert!((accepted - 200.0).abs() < 1.0, "{accepted}");
+        // Answers every 100 ms for 15 seconds, as a paced import would get.
+        let mut now = t1;
+        for _ in 0..150 {
+            now += Duration::from_millis(100);
+            throttle.on_accepted(now);
+        }
+        let rate = throttle.rate().unwrap();
+        // At 0.5 % per second all along it would be 196 × 1.005^15 ≈ 211, past the limit.
+        assert!(
+            rate >= accepted * NEAR_CEILING - 0.5,
+            "it still climbs to the limit: {rate}"
+        );
+        assert!(rate < accepted, "it stays under the refused rate: {rate}");
+        // A raised limit is still found: 25 seconds after the refusal (before the throttle
+        // would go dormant) the pace is past the old limit.
+        for _ in 0..100 {
+            now += Duration::from_millis(100);
+            throttle.on_accepted(now);
+        }
+        assert!(throttle.rate().unwrap() > accepted, "{:?}", throttle.rate());
     }
 
     #[test]
