@@ -37,9 +37,10 @@
 //!
 //! After a `429` the client (all its clones and tasks together) paces its requests at 98 % of
 //! the rate the server accepted over the last second, holds sends for the server's
-//! `Retry-After` the first time, and probes upwards by 0.5 % per second; after 30 s without a
-//! `429` it stops pacing. It is **on by default**: until the first `429` it costs one
-//! uncontended lock per answer and never delays a request, and a client that keeps sending at
+//! `Retry-After` the first time, and probes upwards by 0.5 % per second, slowing to 0.05 % per
+//! second within 1 % of the rate the server refused; after 30 s without a `429` it stops
+//! pacing. It is **on by default**: until the first `429` it costs two atomic operations per
+//! answer, takes no lock and never delays a request, and a client that keeps sending at
 //! a refused rate only spends its own quota on requests bound to fail (every refused request
 //! counts against the limit too). Turn it off with
 //! [`ClientBuilder::adaptive_throttling`]`(false)` when another layer already paces requests.

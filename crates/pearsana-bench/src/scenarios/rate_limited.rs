@@ -98,7 +98,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
          the limit, so every request in flight then is refused (at most the concurrency), and \
          the client holds its sends for the `Retry-After` the server asked (whole seconds). \
          After that it paces at 98 % of the rate the server accepted and probes upwards by \
-         0.5 % per second."
+         0.5 % per second, slowing to 0.05 % per second within 1 % of the rate refused, so \
+         it crosses a limit it has found again only after about 20 seconds."
             .into(),
     );
     Ok(section)
