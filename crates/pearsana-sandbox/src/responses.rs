@@ -6,12 +6,14 @@
 //! required field was not set, and move their whole state on every setter: a cost on every
 //! answer the sandbox gives to a benchmark. Each constructor here instead fills a clone of one
 //! blank value of its type, built once (empty strings and lists: a clone allocates nothing),
-//! and cannot fail. The blanks are built from constants; `every_blank_converts` builds them
-//! all, so a required field added to the spec fails that test, not a request.
+//! and cannot fail. The blanks are built from constants; the tests build them all, so a
+//! required field added to the spec fails a test, not a request.
 //!
 //! Every constructor takes every field its type has today, so the place that answers sets
-//! each one explicitly, as a struct literal would. [`ErrorDetails`] has only optional fields
-//! and `Default`; it is built as `ErrorDetails::default()` with the fields set one by one.
+//! each one explicitly, as a struct literal would. Where a struct literal stopped compiling
+//! when the spec gained a field, `every_constructor_sets_every_property_of_its_schema` now
+//! fails, naming the property the sandbox does not set. [`ErrorDetails`] has only optional
+//! fields and `Default`; it is built as `ErrorDetails::default()` with the fields set one by one.
 
 use std::num::NonZeroU64;
 use std::sync::LazyLock;
@@ -476,5 +478,105 @@ mod tests {
                 "status": "ok",
             })
         );
+    }
+
+    /// With every optional field given, each constructor's JSON has exactly the properties
+    /// its schema has in the spec the sandbox serves. A struct literal failed to compile when
+    /// the spec gained a field; this test is that signal now: a new property (optional or
+    /// not) that the sandbox does not set fails here, naming the schema and the property.
+    #[test]
+    fn every_constructor_sets_every_property_of_its_schema() {
+        let spec: serde_json::Value =
+            serde_json::from_str(crate::api::spec_files::OPENAPI_JSON).unwrap();
+        let schemas = &spec["components"]["schemas"];
+        let doc = sample_document();
+        let mut details = ErrorDetails::default();
+        details.retry_after_seconds = Some(3);
+        let error = batch_item_error(ErrorCode::NotFound, Some(details.clone()), "gone".into());
+        let result = batch_item_result(
+            Some(doc.clone()),
+            Some(error.clone()),
+            "a".into(),
+            BatchItemStatus::Failed,
+        );
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let invited = invitation(
+            at,
+            "inv_1".into(),
+            InvitationStatus::Pending,
+            InvitationUserState::New,
+        );
+        let envelope = error_response(
+            ErrorCode::NotFound,
+            Some(details),
+            "gone".into(),
+            "req_1".into(),
+        );
+        fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+            serde_json::to_value(value).unwrap()
+        }
+        let samples: Vec<(&str, serde_json::Value)> = vec![
+            ("Document", json(&doc)),
+            (
+                "SubmitDocumentResponse",
+                json(&submit_document_response(doc)),
+            ),
+            ("BatchItemError", json(&error)),
+            ("BatchItemResult", json(&result)),
+            (
+                "SubmitDocumentBatchResponse",
+                json(&submit_document_batch_response(
+                    vec![result],
+                    batch_summary(1, 0, 1),
+                )),
+            ),
+            ("BatchSummary", json(&batch_summary(1, 0, 1))),
+            (
+                "CreateUserResponse",
+                json(&create_user_response(
+                    "a@b.c".into(),
+                    "org_1".into(),
+                    CreateUserResponseStatus::Created,
+                    "usr_1".into(),
+                )),
+            ),
+            ("Invitation", json(&invited)),
+            (
+                "CreateInvitationResponse",
+                json(&create_invitation_response(invited)),
+            ),
+            ("ErrorResponse", json(&envelope)),
+            ("ErrorBody", json(&envelope)["error"].clone()),
+            (
+                "HealthResponse",
+                json(&health_response(HealthResponseStatus::Ok)),
+            ),
+            (
+                "PingResponse",
+                json(&ping_response(
+                    "cli_1".into(),
+                    "Authorized".into(),
+                    vec!["users:write".into()],
+                    PingResponseStatus::Ok,
+                )),
+            ),
+        ];
+        for (schema, value) in samples {
+            let mut expected: Vec<&str> = schemas[schema]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{schema} is not an object schema of the spec"))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut set: Vec<&str> = value
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            expected.sort_unstable();
+            set.sort_unstable();
+            assert_eq!(set, expected, "{schema}: the properties the sandbox sets");
+        }
     }
 }
