@@ -4,7 +4,7 @@
 //! field as `Err("no value supplied for …".to_string())`, so each `builder()` call allocates one
 //! error text per required field, which is then dropped when the field is set: the normal case
 //! pays for the error case. Builders are the way partners (and the CLI, per row) construct the
-//! `#[non_exhaustive]` request types, so this rewrite makes their error type a
+//! `#[non_exhaustive]` generated types, so this rewrite makes their error type a
 //! `Cow<'static, str>`: the "no value supplied" texts are borrowed literals, only a failed
 //! conversion formats (and allocates) its message, and `ConversionError` takes the `Cow` as it
 //! is. The builders' public API (setters, `TryFrom`, `From`) is unchanged.

@@ -231,8 +231,9 @@ pub(crate) fn generate_client(spec: &openapiv3::OpenAPI, digest: &str) -> Result
     let mut file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
     crate::open_enums::OpenEnums { open }.apply(&mut file)?;
     crate::builders::borrow_builder_errors(&mut file)?;
-    // Request types can grow: other crates must build them with builders or serde.
-    crate::open_enums::mark_non_exhaustive(&mut file, &crate::open_enums::request_schemas(spec));
+    // Any object type can grow (requests and responses): other crates build them with
+    // builders or serde, and read their fields.
+    crate::open_enums::mark_non_exhaustive(&mut file);
     syn::visit_mut::VisitMut::visit_file_mut(&mut LineDocs, &mut file);
     Ok(with_header(
         &rustfmt(&prettyplease::unparse(&file))?,

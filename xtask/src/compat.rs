@@ -1,12 +1,16 @@
 //! `cargo xtask partner-compat`: proves that partner code written the documented way (builders
-//! for requests, a wildcard arm for open enums) keeps compiling when the API grows.
+//! for requests and for response values in tests, fields read by name, `..` in patterns, a
+//! wildcard arm for open enums) keeps compiling when the API grows.
 //!
-//! It takes the spec, adds one optional property to `CreateUserRequest`, generates the client
-//! from that grown spec into a scratch copy of `pearsana-api` under
-//! `target/partner-compat/`, and runs `cargo check --offline` on a small partner crate against
-//! it. As a control, the same check with a struct literal of the request must fail (on the new
-//! field, or on the `#[non_exhaustive]` the generator puts on request types): otherwise the
-//! check would prove nothing.
+//! It takes the spec, adds one optional property to a request schema (`CreateUserRequest`) and
+//! one to a response schema (`CreateUserResponse`), generates the client from that grown spec
+//! into a scratch copy of `pearsana-api` under `target/partner-compat/`, and runs
+//! `cargo check --offline --all-targets` on a small partner crate (library and tests) against
+//! it. As controls, the same check must fail for each way of depending on a type's field list:
+//! a struct literal of the request, a struct literal of the response in a test, an exhaustive
+//! pattern of the response. Each must fail on the `#[non_exhaustive]` the generator puts on
+//! every generated struct, so that such code is refused today rather than broken by the next
+//! API version; otherwise the check would prove nothing.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,14 +20,33 @@ use openapiv3::{ObjectType, OpenAPI, ReferenceOr, Schema, SchemaKind, StringType
 
 use crate::codegen::{self, SPEC_PATH, workspace_root};
 
-/// The schema that grows and the property it gets.
-const GROWN_SCHEMA: &str = "CreateUserRequest";
-const NEW_PROPERTY: &str = "preferredLanguage";
-/// The Rust name of [`NEW_PROPERTY`], which the struct-literal control must be told is missing.
-const NEW_FIELD: &str = "preferred_language";
+/// A schema that grows by one optional property in the later API version.
+struct Growth {
+    /// The component schema.
+    schema: &'static str,
+    /// The property it gets.
+    property: &'static str,
+    /// Its Rust field name.
+    field: &'static str,
+}
 
-/// Partner code written today: builders for requests, a wildcard arm for open enums, fields
-/// read by name.
+/// The request that grows.
+const REQUEST: Growth = Growth {
+    schema: "CreateUserRequest",
+    property: "preferredLanguage",
+    field: "preferred_language",
+};
+
+/// The response that grows.
+const RESPONSE: Growth = Growth {
+    schema: "CreateUserResponse",
+    property: "welcomeUrl",
+    field: "welcome_url",
+};
+
+/// Partner code written today: builders for requests, fields read by name (and patterns with
+/// `..`), a wildcard arm for open enums, and a response value built with its builder in a
+/// test, as a partner's fake of the API would.
 const PARTNER_CODE: &str = r#"//! Partner-style code, written against the spec as it is today.
 use pearsana_api::types;
 
@@ -55,10 +78,47 @@ pub fn describe(status: &types::InvitationStatus) -> String {
 pub fn created_id(created: &types::CreateUserResponse) -> &str {
     &created.user_id
 }
+
+pub fn summary(created: &types::CreateUserResponse) -> String {
+    let types::CreateUserResponse {
+        email,
+        organisation_id,
+        ..
+    } = created;
+    format!("{email} in {organisation_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created() -> types::CreateUserResponse {
+        types::CreateUserResponse::builder()
+            .email("jane.smith@example.com")
+            .organisation_id("org_1")
+            .status(types::CreateUserResponseStatus::Created)
+            .user_id("usr_1")
+            .try_into()
+            .expect("every required field is set")
+    }
+
+    #[test]
+    fn reads_the_created_user() {
+        let created = created();
+        assert_eq!(created_id(&created), "usr_1");
+        assert_eq!(summary(&created), "jane.smith@example.com in org_1");
+        assert!(new_user().is_ok());
+    }
+}
 "#;
 
-/// The same request as a struct literal: what adding a field breaks.
-const LITERAL_CODE: &str = r#"use pearsana_api::types;
+/// Controls: code that depends on a type's field list, which adding a field must break. Each
+/// names the growth it depends on.
+const CONTROLS: &[(&str, &Growth, &str)] = &[
+    (
+        "a struct literal of the request",
+        &REQUEST,
+        r#"use pearsana_api::types;
 
 pub fn new_user(reference: types::ExternalReference) -> types::CreateUserRequest {
     types::CreateUserRequest {
@@ -72,7 +132,45 @@ pub fn new_user(reference: types::ExternalReference) -> types::CreateUserRequest
         profile: None,
     }
 }
-"#;
+"#,
+    ),
+    (
+        "a struct literal of the response in a test",
+        &RESPONSE,
+        r#"#[cfg(test)]
+mod tests {
+    use pearsana_api::types;
+
+    #[test]
+    fn fake_answer() {
+        let created = types::CreateUserResponse {
+            email: "jane.smith@example.com".into(),
+            organisation_id: "org_1".into(),
+            status: types::CreateUserResponseStatus::Created,
+            user_id: "usr_1".into(),
+        };
+        assert_eq!(created.user_id, "usr_1");
+    }
+}
+"#,
+    ),
+    (
+        "an exhaustive pattern of the response",
+        &RESPONSE,
+        r#"use pearsana_api::types;
+
+pub fn summary(created: &types::CreateUserResponse) -> String {
+    let types::CreateUserResponse {
+        email,
+        organisation_id,
+        status,
+        user_id,
+    } = created;
+    format!("{user_id}: {email} in {organisation_id} ({status})")
+}
+"#,
+    ),
+];
 
 /// Runs the check; the scratch tree stays in `target/partner-compat/` for inspection.
 pub fn run() -> Result<()> {
@@ -80,39 +178,62 @@ pub fn run() -> Result<()> {
     let scratch = root.join("target/partner-compat");
     let source = std::fs::read_to_string(root.join(SPEC_PATH))?;
     let mut spec = codegen::parse_spec(&source)?;
-    add_optional_property(&mut spec, GROWN_SCHEMA, NEW_PROPERTY)?;
-    let generated = codegen::generate_client(&spec, "grown spec for partner-compat")?;
-    if !generated.contains(&format!("pub {NEW_FIELD}:")) {
-        bail!("the grown spec did not add `{NEW_FIELD}` to the generated {GROWN_SCHEMA}");
-    }
+    let generated = grow(&mut spec)?;
     write_scratch(&root, &scratch, &generated)?;
 
     let partner = scratch.join("partner/src/lib.rs");
-    std::fs::write(&partner, LITERAL_CODE)?;
-    let (ok, output) = cargo_check(&scratch)?;
-    // The literal fails on the missing new field, or already on `#[non_exhaustive]`, which
-    // the generator puts on request types so that partners never write one.
-    if ok || !(output.contains(NEW_FIELD) || output.contains("non-exhaustive")) {
-        bail!(
-            "control failed: a struct literal of {GROWN_SCHEMA} should not compile against \
-             the grown spec, but cargo check said:\n{output}"
+    for (what, growth, code) in CONTROLS {
+        std::fs::write(&partner, code)?;
+        let (ok, output) = cargo_check(&scratch)?;
+        // It must fail on `#[non_exhaustive]`, which the generator puts on every generated
+        // struct: partner code cannot depend on a field list even before the list grows (a
+        // failure only on the missing new field would be the break this check guards against).
+        if ok || !output.contains("non-exhaustive") {
+            bail!(
+                "control failed: {what} ({}) should not compile against the grown spec, but \
+                 cargo check said:\n{output}",
+                growth.schema
+            );
+        }
+        println!(
+            "control: {what} ({}) does not compile, as expected",
+            growth.schema
         );
     }
-    println!("control: a struct literal of {GROWN_SCHEMA} does not compile, as expected");
 
     std::fs::write(&partner, PARTNER_CODE)?;
     let (ok, output) = cargo_check(&scratch)?;
     if !ok {
         bail!(
             "partner code written with builders no longer compiles against a spec with one \
-             more optional property:\n{output}"
+             more optional property in a request and in a response:\n{output}"
         );
     }
     println!(
-        "partner code with builders and wildcard arms compiles against the spec with \
-         {GROWN_SCHEMA}.{NEW_PROPERTY} added"
+        "partner code (builders, fields read by name, wildcard arms, a response built in a \
+         test) compiles against the spec with {}.{} and {}.{} added",
+        REQUEST.schema, REQUEST.property, RESPONSE.schema, RESPONSE.property
     );
     Ok(())
+}
+
+/// Adds the optional properties of [`REQUEST`] and [`RESPONSE`] to `spec` and generates the
+/// client from it, checking that each became a field.
+fn grow(spec: &mut OpenAPI) -> Result<String> {
+    for growth in [&REQUEST, &RESPONSE] {
+        add_optional_property(spec, growth.schema, growth.property)?;
+    }
+    let generated = codegen::generate_client(spec, "grown spec for partner-compat")?;
+    for growth in [&REQUEST, &RESPONSE] {
+        if !generated.contains(&format!("pub {}:", growth.field)) {
+            bail!(
+                "the grown spec did not add `{}` to the generated {}",
+                growth.field,
+                growth.schema
+            );
+        }
+    }
+    Ok(generated)
 }
 
 /// Adds an optional string property to the component schema `schema`.
@@ -181,13 +302,15 @@ fn write_scratch(root: &Path, scratch: &Path, generated: &str) -> Result<()> {
     Ok(())
 }
 
-/// `cargo check --offline -p partner` in the scratch workspace: success and the output.
+/// `cargo check --offline --all-targets -p partner` (library and tests) in the scratch
+/// workspace: success and the output.
 fn cargo_check(scratch: &Path) -> Result<(bool, String)> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .args([
             "check",
             "--offline",
             "--quiet",
+            "--all-targets",
             "-p",
             "partner",
             "--manifest-path",
@@ -210,20 +333,73 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_grown_spec_adds_one_optional_field_to_the_generated_request() {
+    fn the_grown_spec_adds_one_optional_field_to_the_request_and_the_response() {
         let root = workspace_root();
         let source = std::fs::read_to_string(root.join(SPEC_PATH)).unwrap();
         let mut spec = codegen::parse_spec(&source).unwrap();
-        add_optional_property(&mut spec, GROWN_SCHEMA, NEW_PROPERTY).unwrap();
-        let generated = codegen::generate_client(&spec, "test").unwrap();
-        assert!(
-            generated.contains(&format!(
-                "pub {NEW_FIELD}: ::std::option::Option<::std::string::String>"
-            )),
-            "the new property is an optional field"
-        );
-        // Twice is refused: the check must really grow the schema.
-        let error = add_optional_property(&mut spec, GROWN_SCHEMA, NEW_PROPERTY).unwrap_err();
+        let generated = grow(&mut spec).unwrap();
+        let file = syn::parse_file(&generated).unwrap();
+        for growth in [&REQUEST, &RESPONSE] {
+            let item = grown_struct(&file, growth.schema);
+            let field = item
+                .fields
+                .iter()
+                .find(|f| f.ident.as_ref().is_some_and(|i| i == growth.field))
+                .unwrap_or_else(|| panic!("{}: no field {}", growth.schema, growth.field));
+            let ty = &field.ty;
+            assert_eq!(
+                quote::quote!(#ty).to_string().replace(' ', ""),
+                "::std::option::Option<::std::string::String>",
+                "{}: the new property is an optional field",
+                growth.schema
+            );
+            // What makes the controls fail before the growth already.
+            assert!(
+                item.attrs
+                    .iter()
+                    .any(|a| a.path().is_ident("non_exhaustive")),
+                "{} is not #[non_exhaustive]",
+                growth.schema
+            );
+        }
+        // Twice is refused: the check must really grow the schemas.
+        let error = grow(&mut spec).unwrap_err();
         assert!(error.to_string().contains("already has"), "{error}");
+    }
+
+    #[test]
+    fn each_control_uses_the_fields_of_todays_type() {
+        // The controls list exactly today's fields; a control that already fails to compile
+        // against today's spec for another reason would prove nothing. Checked here for the
+        // field names (the compile itself is `cargo xtask partner-compat`).
+        let root = workspace_root();
+        let source = std::fs::read_to_string(root.join(SPEC_PATH)).unwrap();
+        let spec = codegen::parse_spec(&source).unwrap();
+        let generated = codegen::generate_client(&spec, "test").unwrap();
+        let file = syn::parse_file(&generated).unwrap();
+        for (what, growth, code) in CONTROLS {
+            let item = grown_struct(&file, growth.schema);
+            for field in &item.fields {
+                let name = field.ident.as_ref().unwrap().to_string();
+                assert!(code.contains(name.as_str()), "{what}: misses {name}");
+            }
+            assert!(!code.contains(growth.field), "{what}");
+        }
+        assert!(PARTNER_CODE.contains(&format!("types::{}::builder()", RESPONSE.schema)));
+    }
+
+    fn grown_struct<'a>(file: &'a syn::File, name: &str) -> &'a syn::ItemStruct {
+        file.items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Mod(module) if module.ident == "types" => module.content.as_ref(),
+                _ => None,
+            })
+            .flat_map(|(_, items)| items)
+            .find_map(|item| match item {
+                syn::Item::Struct(item) if item.ident == name => Some(item),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no struct {name} in types"))
     }
 }

@@ -577,91 +577,14 @@ fn impls(one: &Found, open: bool) -> proc_macro2::TokenStream {
     }
 }
 
-/// The component schemas a request body can contain (transitively through `$ref`s): the types
-/// partners build. They get `#[non_exhaustive]`, so partner code builds them with their
-/// builders (or serde), which keep compiling when the spec adds an optional field.
-pub fn request_schemas(spec: &OpenAPI) -> BTreeSet<String> {
-    let mut pending: Vec<String> = Vec::new();
-    for (_, item) in spec.paths.iter() {
-        let ReferenceOr::Item(item) = item else {
-            continue;
-        };
-        for (_, operation) in item.iter() {
-            let Some(ReferenceOr::Item(body)) = &operation.request_body else {
-                continue;
-            };
-            for media in body.content.values() {
-                if let Some(schema) = &media.schema {
-                    collect_refs_unboxed(schema, &mut pending);
-                }
-            }
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let schemas = spec.components.as_ref().map(|c| &c.schemas);
-    while let Some(name) = pending.pop() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        if let Some(ReferenceOr::Item(schema)) = schemas.and_then(|s| s.get(&name)) {
-            collect_refs(schema, &mut pending);
-        }
-    }
-    seen
-}
-
-fn ref_name(reference: &str) -> Option<String> {
-    reference
-        .strip_prefix("#/components/schemas/")
-        .map(str::to_owned)
-}
-
-fn collect_refs_unboxed(schema: &ReferenceOr<Schema>, out: &mut Vec<String>) {
-    match schema {
-        ReferenceOr::Reference { reference } => out.extend(ref_name(reference)),
-        ReferenceOr::Item(schema) => collect_refs(schema, out),
-    }
-}
-
-fn collect_refs_boxed(schema: &ReferenceOr<Box<Schema>>, out: &mut Vec<String>) {
-    match schema {
-        ReferenceOr::Reference { reference } => out.extend(ref_name(reference)),
-        ReferenceOr::Item(schema) => collect_refs(schema, out),
-    }
-}
-
-fn collect_refs(schema: &Schema, out: &mut Vec<String>) {
-    match &schema.schema_kind {
-        SchemaKind::Type(Type::Object(object)) => {
-            for property in object.properties.values() {
-                collect_refs_boxed(property, out);
-            }
-            if let Some(openapiv3::AdditionalProperties::Schema(extra)) =
-                &object.additional_properties
-            {
-                collect_refs_unboxed(extra, out);
-            }
-        }
-        SchemaKind::Type(Type::Array(array)) => {
-            if let Some(items) = &array.items {
-                collect_refs_boxed(items, out);
-            }
-        }
-        SchemaKind::AllOf { all_of: list }
-        | SchemaKind::OneOf { one_of: list }
-        | SchemaKind::AnyOf { any_of: list } => {
-            for part in list {
-                collect_refs_unboxed(part, out);
-            }
-        }
-        SchemaKind::Not { not } => collect_refs_unboxed(not, out),
-        _ => {}
-    }
-}
-
-/// Adds `#[non_exhaustive]` to the structs with named fields in the `types` module of `file`
-/// whose names are in `names`.
-pub fn mark_non_exhaustive(file: &mut syn::File, names: &BTreeSet<String>) {
+/// Adds `#[non_exhaustive]` to every struct with named fields in the `types` module of `file`:
+/// every object schema of the spec, request or response. An API version may add an optional
+/// field to any of them; with the attribute, partner code cannot have depended on the field
+/// list (no struct literals, no exhaustive destructuring), so that addition is not a breaking
+/// change. Partners build such values with the builders of `types::builder` (or serde) and read
+/// their fields as before. Newtype (tuple) structs wrap one value and never grow; the builders
+/// live in the nested `types::builder` module and are left alone.
+pub fn mark_non_exhaustive(file: &mut syn::File) {
     for item in &mut file.items {
         if let syn::Item::Mod(module) = item
             && module.ident == "types"
@@ -670,13 +593,17 @@ pub fn mark_non_exhaustive(file: &mut syn::File, names: &BTreeSet<String>) {
             for item in items {
                 if let syn::Item::Struct(item) = item
                     && matches!(item.fields, syn::Fields::Named(_))
-                    && names.contains(&item.ident.to_string())
+                    && !is_non_exhaustive(&item.attrs)
                 {
                     item.attrs.push(syn::parse_quote!(#[non_exhaustive]));
                 }
             }
         }
     }
+}
+
+fn is_non_exhaustive(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| a.path().is_ident("non_exhaustive"))
 }
 
 #[cfg(test)]
@@ -861,44 +788,94 @@ components:
     }
 
     #[test]
-    fn request_types_are_the_schemas_reachable_from_request_bodies() {
-        let root = crate::codegen::workspace_root();
-        let text = std::fs::read_to_string(root.join(crate::codegen::SPEC_PATH)).unwrap();
-        let spec = crate::codegen::parse_spec(&text).unwrap();
-        let names = request_schemas(&spec);
-        for request in [
-            "CreateUserRequest",
-            "UserIdentity",
-            "UserProfile",
-            "Address",
-            "ExternalReference",
-            "SubmitDocumentBatchRequest",
-            "SubmitDocumentBatchItem",
-            "SubmitDocumentRequest",
-        ] {
-            assert!(names.contains(request), "{request}: {names:?}");
-        }
-        for response in [
-            "CreateUserResponse",
-            "Document",
-            "ErrorResponse",
-            "BatchItemResult",
-        ] {
-            assert!(!names.contains(response), "{response}: {names:?}");
-        }
+    fn every_generated_struct_with_named_fields_is_non_exhaustive() {
         let mut file: syn::File = syn::parse_quote! {
             pub mod types {
                 pub struct CreateUserRequest { pub a: u8 }
                 pub struct Document { pub a: u8 }
+                #[non_exhaustive]
+                pub struct AlreadyMarked { pub a: u8 }
                 pub struct ExternalReferenceList(pub Vec<u8>);
+                pub mod builder {
+                    pub struct Document { a: Result<u8, String> }
+                }
             }
+            pub struct Client { baseurl: String }
         };
-        mark_non_exhaustive(&mut file, &names);
+        mark_non_exhaustive(&mut file);
         let text = prettyplease::unparse(&file);
-        assert_eq!(text.matches("#[non_exhaustive]").count(), 1, "{text}");
-        assert!(
-            text.contains("#[non_exhaustive]\n    pub struct CreateUserRequest"),
-            "{text}"
-        );
+        // Request and response types alike; once each.
+        assert_eq!(text.matches("#[non_exhaustive]").count(), 3, "{text}");
+        for name in ["CreateUserRequest", "Document", "AlreadyMarked"] {
+            assert!(
+                text.contains(&format!("#[non_exhaustive]\n    pub struct {name} ")),
+                "{name}: {text}"
+            );
+        }
+        // Newtypes, builders and the client are not touched.
+        assert!(!text.contains("#[non_exhaustive]\n    pub struct ExternalReferenceList"));
+        assert!(!text.contains("#[non_exhaustive]\n        pub struct Document"));
+        assert!(!text.contains("#[non_exhaustive]\npub struct Client"));
+    }
+
+    #[test]
+    fn the_generated_client_marks_every_object_schema_of_the_spec() {
+        let root = crate::codegen::workspace_root();
+        let text = std::fs::read_to_string(root.join(crate::codegen::SPEC_PATH)).unwrap();
+        let mut spec = crate::codegen::parse_spec(&text).unwrap();
+        let generated = crate::codegen::generate_client(&spec, "test").unwrap();
+        let file = syn::parse_file(&generated).unwrap();
+        let mut marked = BTreeSet::new();
+        let mut unmarked = BTreeSet::new();
+        for item in &file.items {
+            if let syn::Item::Mod(module) = item
+                && module.ident == "types"
+                && let Some((_, items)) = &module.content
+            {
+                for item in items {
+                    if let syn::Item::Struct(item) = item
+                        && matches!(item.fields, syn::Fields::Named(_))
+                    {
+                        let set = if is_non_exhaustive(&item.attrs) {
+                            &mut marked
+                        } else {
+                            &mut unmarked
+                        };
+                        set.insert(item.ident.to_string());
+                    }
+                }
+            }
+        }
+        assert!(unmarked.is_empty(), "{unmarked:?}");
+        // Every object component of the spec (after the open enum rewrite) is a marked struct:
+        // requests and responses alike.
+        name_extensible_enums(&mut spec).unwrap();
+        let objects: Vec<&String> = spec
+            .components
+            .iter()
+            .flat_map(|c| &c.schemas)
+            .filter(|(_, schema)| {
+                matches!(
+                    schema,
+                    ReferenceOr::Item(Schema {
+                        schema_kind: SchemaKind::Type(Type::Object(object)),
+                        ..
+                    }) if !object.properties.is_empty()
+                )
+            })
+            .map(|(name, _)| name)
+            .collect();
+        assert!(!objects.is_empty());
+        for name in objects {
+            assert!(marked.contains(name), "{name}: {marked:?}");
+        }
+        for name in [
+            "CreateUserRequest",
+            "CreateUserResponse",
+            "Document",
+            "ErrorResponse",
+        ] {
+            assert!(marked.contains(name), "{name}: {marked:?}");
+        }
     }
 }

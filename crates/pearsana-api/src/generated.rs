@@ -60,6 +60,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct BatchItemError {
         pub code: ErrorCode,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -78,6 +79,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct BatchItemResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub document: ::std::option::Option<Document>,
@@ -187,6 +189,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct BatchSummary {
         ///Items that failed. This limit is a contract decision (an assumption), the public documentation states none.
         pub failed: i32,
@@ -229,6 +232,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct CreateInvitationResponse {
         pub invitation: Invitation,
     }
@@ -258,6 +262,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct CreateUserResponse {
         ///The email, lowercased. This limit is a contract decision (an assumption), the public documentation states none.
         pub email: ::std::string::String,
@@ -363,6 +368,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct Document {
         ///The attestation reference, when one was given. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(
@@ -591,6 +597,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct ErrorBody {
         pub code: ErrorCode,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -767,6 +774,7 @@ pub mod types {
         PartialEq,
         schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct ErrorDetails {
         ///`CONFLICT`: the email, lowercased. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -834,6 +842,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct ErrorResponse {
         pub error: ErrorBody,
     }
@@ -1012,6 +1021,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct HealthResponse {
         pub status: HealthResponseStatus,
     }
@@ -1109,6 +1119,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct Invitation {
         ///When the invitation was created (RFC 3339). This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "creationDateTime")]
@@ -1336,6 +1347,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct PingResponse {
         ///The App Client the token was issued to. This limit is a contract decision (an assumption), the public documentation states none.
         #[serde(rename = "clientId")]
@@ -1631,6 +1643,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct SubmitDocumentBatchResponse {
         ///One result per request item, in the same order. This limit is a contract decision (an assumption), the public documentation states none.
         pub results: ::std::vec::Vec<BatchItemResult>,
@@ -1898,6 +1911,7 @@ pub mod types {
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
+    #[non_exhaustive]
     pub struct SubmitDocumentResponse {
         pub document: Document,
     }

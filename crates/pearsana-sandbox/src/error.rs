@@ -6,7 +6,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pearsana_api::types::{ErrorBody, ErrorCode, ErrorDetails, ErrorResponse};
+use pearsana_api::types::{ErrorCode, ErrorDetails, ErrorResponse};
 
 /// An error answered with the documented envelope.
 #[derive(Debug, Clone)]
@@ -72,10 +72,9 @@ impl ApiError {
 
     /// `400 VALIDATION_ERROR` listing every problem.
     pub fn validation(errors: Vec<String>) -> Self {
-        Self::new(ErrorCode::ValidationError, "Validation failed").with_details(ErrorDetails {
-            errors,
-            ..Default::default()
-        })
+        let mut details = ErrorDetails::default();
+        details.errors = errors;
+        Self::new(ErrorCode::ValidationError, "Validation failed").with_details(details)
     }
 
     /// `401 UNAUTHORIZED`.
@@ -85,15 +84,14 @@ impl ApiError {
 
     /// `403 INSUFFICIENT_SCOPE` naming what was needed and what the token had.
     pub fn insufficient_scope(required: &[&str], provided: &[String]) -> Self {
+        let mut details = ErrorDetails::default();
+        details.required_scopes = required.iter().map(|s| s.to_string()).collect();
+        details.provided_scopes = provided.to_vec();
         Self::new(
             ErrorCode::InsufficientScope,
             "Insufficient OAuth scopes for this operation.",
         )
-        .with_details(ErrorDetails {
-            required_scopes: required.iter().map(|s| s.to_string()).collect(),
-            provided_scopes: provided.to_vec(),
-            ..Default::default()
-        })
+        .with_details(details)
     }
 
     /// `404 NOT_FOUND` for a path the API does not have.
@@ -126,14 +124,12 @@ impl ApiError {
 
     /// The envelope body for a given request id.
     pub fn envelope(&self, request_id: &str) -> ErrorResponse {
-        ErrorResponse {
-            error: ErrorBody {
-                code: self.code.clone(),
-                message: self.message.clone(),
-                details: self.details.as_deref().cloned(),
-                request_id: request_id.to_string(),
-            },
-        }
+        crate::responses::error_response(
+            self.code.clone(),
+            self.details.as_deref().cloned(),
+            self.message.clone(),
+            request_id.to_string(),
+        )
     }
 
     /// The full response for a given request id.

@@ -252,14 +252,13 @@ pub async fn layer(State(app): State<Arc<AppState>>, request: Request, next: Nex
 /// `429 TOO_MANY_REQUESTS` with `Retry-After` and the seconds in the details.
 pub fn too_many_requests(seconds: u64) -> ApiError {
     let unit = if seconds == 1 { "second" } else { "seconds" };
+    let mut details = ErrorDetails::default();
+    details.retry_after_seconds = Some(seconds);
     let mut error = ApiError::new(
         ErrorCode::TooManyRequests,
         format!("Rate limit exceeded; retry after {seconds} {unit}."),
     )
-    .with_details(ErrorDetails {
-        retry_after_seconds: Some(seconds),
-        ..Default::default()
-    });
+    .with_details(details);
     error.retry_after = Some(seconds);
     error
 }

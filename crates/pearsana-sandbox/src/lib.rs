@@ -52,6 +52,7 @@ mod hyper_errors;
 mod persist;
 mod request_id;
 mod request_log;
+mod responses;
 mod server;
 mod stats;
 mod store;

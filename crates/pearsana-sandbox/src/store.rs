@@ -122,12 +122,12 @@ pub struct InvitationRecord {
 impl InvitationRecord {
     /// The API's view of the invitation.
     pub fn to_api(&self) -> types::Invitation {
-        types::Invitation {
-            creation_date_time: self.creation_date_time,
-            invitation_id: self.invitation_id.clone(),
-            status: self.status.into(),
-            user_state: self.user_state.into(),
-        }
+        crate::responses::invitation(
+            self.creation_date_time,
+            self.invitation_id.clone(),
+            self.status.into(),
+            self.user_state.into(),
+        )
     }
 }
 

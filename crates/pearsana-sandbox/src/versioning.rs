@@ -78,11 +78,10 @@ pub fn parse_version(value: &str) -> Option<NaiveDate> {
 }
 
 fn version_details() -> ErrorDetails {
-    ErrorDetails {
-        latest_version: Some(known(API_VERSION)),
-        oldest_supported_version: Some(known(OLDEST_SUPPORTED_VERSION)),
-        ..Default::default()
-    }
+    let mut details = ErrorDetails::default();
+    details.latest_version = Some(known(API_VERSION));
+    details.oldest_supported_version = Some(known(OLDEST_SUPPORTED_VERSION));
+    details
 }
 
 fn invalid(message: String) -> ApiError {

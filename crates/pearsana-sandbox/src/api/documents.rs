@@ -12,9 +12,8 @@ use pearsana_api::spec::{
     BATCH_MAX_ITEMS, BATCH_MIN_ITEMS, MAX_DOCUMENT_BYTES, operations, request_bound, scopes,
 };
 use pearsana_api::types::{
-    BatchItemError, BatchItemResult, BatchItemStatus, BatchSummary, Document, ErrorCode,
-    ErrorDetails, SubmitDocumentBatchItem, SubmitDocumentBatchResponse, SubmitDocumentRequest,
-    SubmitDocumentResponse, VerificationIntent,
+    BatchItemStatus, Document, DocumentStatus, ErrorCode, ErrorDetails, SubmitDocumentBatchItem,
+    SubmitDocumentRequest, VerificationIntent,
 };
 use serde_json::{Map, Value};
 
@@ -23,6 +22,10 @@ use crate::app::AppState;
 use crate::auth::guard::Caller;
 use crate::body::DocumentsBody;
 use crate::error::ApiError;
+use crate::responses::{
+    DocumentFields, batch_item_error, batch_item_result, batch_summary, document,
+    submit_document_batch_response, submit_document_response,
+};
 use crate::stats::bump;
 use crate::store::{DocumentRecord, NormalizedRef};
 use crate::validate::FileText;
@@ -157,6 +160,9 @@ fn check_document(
 
 /// The `404 NOT_FOUND` for a reference no user is linked to.
 fn unlinked(reference: &NormalizedRef) -> ApiError {
+    let mut details = ErrorDetails::default();
+    details.type_ = Some(reference.namespace.clone());
+    details.external_id = Some(reference.external_id.clone());
     ApiError::new(
         ErrorCode::NotFound,
         format!(
@@ -164,11 +170,7 @@ fn unlinked(reference: &NormalizedRef) -> ApiError {
             reference.namespace, reference.external_id
         ),
     )
-    .with_details(ErrorDetails {
-        type_: Some(reference.namespace.clone()),
-        external_id: Some(reference.external_id.clone()),
-        ..Default::default()
-    })
+    .with_details(details)
 }
 
 /// The fields a stored document is made of, taken from either request type.
@@ -191,7 +193,7 @@ fn store_document(
         .store
         .linked_user(org, &checked.reference)
         .ok_or_else(|| unlinked(&checked.reference))?;
-    let document = Document {
+    let document = document(DocumentFields {
         attestation_reference_id: submission.attestation_reference_id.map(str::to_string),
         category: category(submission.document_type).into(),
         creation_date_time: Utc::now(),
@@ -200,10 +202,10 @@ fn store_document(
         filename: submission.filename.map(str::to_string),
         mime_type: mime_type(submission.filename),
         size_bytes: checked.size_bytes,
-        status: "received".into(),
+        status: DocumentStatus::Received,
         user_id,
         verification_intent: submission.intent,
-    };
+    });
     let mut record = DocumentRecord {
         document: document.clone(),
         external_reference: checked.reference.clone(),
@@ -251,7 +253,7 @@ pub async fn submit(
         .map_err(crate::api::users::conflict_error)?;
     Ok((
         StatusCode::CREATED,
-        Json(SubmitDocumentResponse { document }),
+        Json(submit_document_response(document)),
     )
         .into_response())
 }
@@ -371,22 +373,13 @@ pub async fn submit_batch(
             .to_string();
         let file = files.get(index).copied().flatten();
         results.push(match process_item(&app, &caller, index, item, file) {
-            Ok(document) => BatchItemResult {
-                document: Some(document),
-                error: None,
-                item_id,
-                status: BatchItemStatus::Created,
-            },
-            Err(error) => BatchItemResult {
-                document: None,
-                error: Some(BatchItemError {
-                    code: error.code,
-                    details: error.details.map(|d| *d),
-                    message: error.message,
-                }),
-                item_id,
-                status: BatchItemStatus::Failed,
-            },
+            Ok(document) => {
+                batch_item_result(Some(document), None, item_id, BatchItemStatus::Created)
+            }
+            Err(error) => {
+                let error = batch_item_error(error.code, error.details.map(|d| *d), error.message);
+                batch_item_result(None, Some(error), item_id, BatchItemStatus::Failed)
+            }
         });
     }
     let succeeded = results
@@ -394,14 +387,8 @@ pub async fn submit_batch(
         .filter(|r| r.status == BatchItemStatus::Created)
         .count() as i32;
     let total = results.len() as i32;
-    let response = SubmitDocumentBatchResponse {
-        results,
-        summary: BatchSummary {
-            failed: total - succeeded,
-            succeeded,
-            total,
-        },
-    };
+    let response =
+        submit_document_batch_response(results, batch_summary(total - succeeded, succeeded, total));
     // Durable before the answer goes out (a no-op without --data-dir).
     app.store
         .flush()

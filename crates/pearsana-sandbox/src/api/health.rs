@@ -1,24 +1,23 @@
 //! `GET /health` and `GET /ping`.
 
 use axum::Json;
-use pearsana_api::types::{HealthResponse, PingResponse};
+use pearsana_api::types::{HealthResponse, HealthResponseStatus, PingResponse, PingResponseStatus};
 
 use crate::auth::guard::Caller;
 use crate::error::ApiError;
+use crate::responses::{health_response, ping_response};
 
 /// `GET /health`: no credentials needed.
 pub async fn health() -> Json<HealthResponse> {
-    Json(HealthResponse {
-        status: "ok".into(),
-    })
+    Json(health_response(HealthResponseStatus::Ok))
 }
 
 /// `GET /ping`: echoes the token's client and scopes.
 pub async fn ping(caller: Caller) -> Result<Json<PingResponse>, ApiError> {
-    Ok(Json(PingResponse {
-        client_id: caller.client_id,
-        message: "Authorized".into(),
-        scopes: caller.scopes,
-        status: "ok".into(),
-    }))
+    Ok(Json(ping_response(
+        caller.client_id,
+        "Authorized".into(),
+        caller.scopes,
+        PingResponseStatus::Ok,
+    )))
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pearsana_api::types::{CreateInvitationRequest, CreateInvitationResponse};
+use pearsana_api::types::CreateInvitationRequest;
 use serde_json::Value;
 
 use crate::api::users::conflict_error;
@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::auth::guard::Caller;
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::responses::create_invitation_response;
 use crate::stats::bump;
 use crate::store::{NewInvitation, NormalizedRef};
 use crate::validate::{Presence, Problems, join};
@@ -65,8 +66,6 @@ pub async fn create_invitation(
     bump(&app.stats.invitations_created);
     // Durable before the answer goes out (a no-op without --data-dir).
     app.store.flush().await.map_err(conflict_error)?;
-    let response = CreateInvitationResponse {
-        invitation: invitation.to_api(),
-    };
+    let response = create_invitation_response(invitation.to_api());
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pearsana_api::types::{CreateUserRequest, CreateUserResponse, ErrorCode, ErrorDetails};
+use pearsana_api::types::{CreateUserRequest, CreateUserResponseStatus, ErrorCode, ErrorDetails};
 use serde_json::Value;
 
 use crate::api::{as_object, into_type};
@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::guard::Caller;
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::responses::create_user_response;
 use crate::stats::bump;
 use crate::store::{Conflict, NewUser, NormalizedRef};
 use crate::validate::{Presence, Problems, join};
@@ -60,26 +61,22 @@ pub fn parse(value: Value) -> Result<(CreateUserRequest, Vec<NormalizedRef>), Ap
 pub fn conflict_error(conflict: Conflict) -> ApiError {
     match conflict {
         Conflict::Email { user_id, email } => {
-            ApiError::new(ErrorCode::Conflict, "User with this email already exists").with_details(
-                ErrorDetails {
-                    user_id: Some(user_id),
-                    email: Some(email),
-                    ..Default::default()
-                },
-            )
+            let mut details = ErrorDetails::default();
+            details.user_id = Some(user_id);
+            details.email = Some(email);
+            ApiError::new(ErrorCode::Conflict, "User with this email already exists")
+                .with_details(details)
         }
-        Conflict::ExternalRef(r) => ApiError::new(
-            ErrorCode::ExternalRefConflict,
-            format!(
+        Conflict::ExternalRef(r) => {
+            let message = format!(
                 "External reference {}/{} is already linked to another user in this organisation.",
                 r.submitted_namespace, r.external_id
-            ),
-        )
-        .with_details(ErrorDetails {
-            type_: Some(r.submitted_namespace),
-            external_id: Some(r.external_id),
-            ..Default::default()
-        }),
+            );
+            let mut details = ErrorDetails::default();
+            details.type_ = Some(r.submitted_namespace);
+            details.external_id = Some(r.external_id);
+            ApiError::new(ErrorCode::ExternalRefConflict, message).with_details(details)
+        }
         Conflict::UnknownInvitation => ApiError::new(ErrorCode::NotFound, "No such invitation."),
         Conflict::Storage(reason) => {
             tracing::error!(%reason, "the data directory refused a write");
@@ -111,11 +108,11 @@ pub async fn create_user(
     bump(&app.stats.users_created);
     // Durable before the answer goes out (a no-op without --data-dir).
     app.store.flush().await.map_err(conflict_error)?;
-    let response = CreateUserResponse {
-        email: user.email,
-        organisation_id: caller.organisation_id,
-        status: "created".into(),
-        user_id: user.user_id,
-    };
+    let response = create_user_response(
+        user.email,
+        caller.organisation_id,
+        CreateUserResponseStatus::Created,
+        user.user_id,
+    );
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }
