@@ -12,22 +12,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use pearsana_api::{spec, types};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 
 use crate::client::{Client, UserOutcome};
 use crate::envelope::{self, ResponseMeta};
 use crate::error::{Error, ErrorCode, ErrorDetails, Result};
 use crate::options::CallOptions;
 use crate::pipeline::{Answer, Exchange, Failed, OperationRef, Outcome};
-use crate::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::request_id::{REQUEST_ID_NAME, RequestId};
 use crate::response::{Response, ResponseMetadata};
 use crate::retry::{self, RetryPolicy};
-use crate::version::{self, ApiVersion, VERSION_HEADER};
-
-/// The SDK's own header names, parsed once: a `&str` name is parsed and checked again on every
-/// insert.
-const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
-const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION_HEADER);
+use crate::version::{self, ApiVersion, VERSION_NAME};
 
 /// A body type an ergonomic method can return. Implemented for the API's response types and
 /// [`UserOutcome`]; not meant to be implemented outside this crate.
@@ -366,7 +361,7 @@ fn finish<T: Decode>(
 fn answer_request_id(answer: &Answer, exchange: &Exchange) -> String {
     answer
         .headers
-        .get(REQUEST_ID_HEADER)
+        .get(REQUEST_ID_NAME)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .map_or_else(|| exchange.request_id.clone(), str::to_owned)
@@ -377,11 +372,8 @@ pub(crate) fn answered_error(answer: Answer, exchange: &Exchange, pinned: ApiVer
     let meta = ResponseMeta {
         request_id: Some(answer_request_id(&answer, exchange)),
         retry_after: retry::retry_after(&answer.headers),
-        oldest_supported: version::header_version(
-            &answer.headers,
-            version::SUPPORTED_VERSION_HEADER,
-        ),
-        latest: version::header_version(&answer.headers, version::LATEST_VERSION_HEADER),
+        oldest_supported: version::header_version(&answer.headers, version::SUPPORTED_VERSION_NAME),
+        latest: version::header_version(&answer.headers, version::LATEST_VERSION_NAME),
     };
     match envelope::parse_envelope(answer.status, &answer.body, &meta) {
         Some(api) => envelope::classify_api_error(api, pinned, &meta),

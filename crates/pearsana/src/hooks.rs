@@ -15,7 +15,7 @@ use reqwest::header::{HeaderValue, LOCATION, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 
 use crate::pipeline::{Answer, Exchange, Failed, OperationRef, Shared};
-use crate::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::request_id::{REQUEST_ID_NAME, RequestId};
 use crate::retry::RetryConfig;
 use crate::version::VERSION_HEADER;
 
@@ -102,12 +102,12 @@ impl SdkHooks {
     ) -> reqwest::Result<Exchange> {
         let shared = &self.shared;
         let headers = request.headers_mut();
-        let request_id = match headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
+        let request_id = match headers.get(REQUEST_ID_NAME).and_then(|v| v.to_str().ok()) {
             Some(id) => id.to_owned(),
             None => {
                 let id = RequestId::generate().as_str().to_owned();
                 if let Ok(value) = HeaderValue::from_str(&id) {
-                    headers.insert(REQUEST_ID_HEADER, value);
+                    headers.insert(REQUEST_ID_NAME, value);
                 }
                 id
             }

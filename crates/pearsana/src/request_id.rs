@@ -15,6 +15,9 @@ use crate::error::{Error, ValidationError};
 
 /// The header that carries the id ([`pearsana_api::spec::headers::X_REQUEST_ID`]).
 pub const REQUEST_ID_HEADER: &str = headers::X_REQUEST_ID;
+/// [`REQUEST_ID_HEADER`] as a header name, so maps are read without parsing the name.
+pub(crate) const REQUEST_ID_NAME: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// A valid request id: 1 to [`MAX_REQUEST_ID_LEN`] visible ASCII characters.
 ///

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::request_id::REQUEST_ID_HEADER;
+use crate::request_id::REQUEST_ID_NAME;
 use crate::version::{self, ApiVersion};
 
 /// The body of a successful call with its [`ResponseMetadata`].
@@ -81,7 +81,7 @@ impl ResponseMetadata {
     /// The request id: the server's `X-Request-Id` answer, else the id the client sent.
     pub fn request_id(&self) -> &str {
         self.headers
-            .get(REQUEST_ID_HEADER)
+            .get(REQUEST_ID_NAME)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .unwrap_or(&self.sent_request_id)
@@ -94,17 +94,17 @@ impl ResponseMetadata {
 
     /// `X-API-Version`: the version the server applied.
     pub fn api_version(&self) -> Option<ApiVersion> {
-        version::header_version(&self.headers, version::VERSION_HEADER)
+        version::header_version(&self.headers, version::VERSION_NAME)
     }
 
     /// `X-API-Version-Latest`: the newest version the server offers.
     pub fn latest_api_version(&self) -> Option<ApiVersion> {
-        version::header_version(&self.headers, version::LATEST_VERSION_HEADER)
+        version::header_version(&self.headers, version::LATEST_VERSION_NAME)
     }
 
     /// `X-API-Version-Supported`: the oldest version the server still accepts.
     pub fn oldest_supported_api_version(&self) -> Option<ApiVersion> {
-        version::header_version(&self.headers, version::SUPPORTED_VERSION_HEADER)
+        version::header_version(&self.headers, version::SUPPORTED_VERSION_NAME)
     }
 
     /// The rate-limit headers, when the server sent any.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 use pearsana_api::spec;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{AsHeaderName, HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{Error, ValidationError};
 
@@ -25,6 +25,12 @@ pub const LATEST_VERSION_HEADER: &str = spec::headers::X_API_VERSION_LATEST;
 /// Response header: the oldest version the server still accepts
 /// ([`spec::headers::X_API_VERSION_SUPPORTED`]).
 pub const SUPPORTED_VERSION_HEADER: &str = spec::headers::X_API_VERSION_SUPPORTED;
+
+// The same as header names: a map is read with these without parsing the name each time.
+pub(crate) const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION_HEADER);
+pub(crate) const LATEST_VERSION_NAME: HeaderName = HeaderName::from_static(LATEST_VERSION_HEADER);
+pub(crate) const SUPPORTED_VERSION_NAME: HeaderName =
+    HeaderName::from_static(SUPPORTED_VERSION_HEADER);
 
 /// A date-based API version (`YYYY-MM-DD`).
 ///
@@ -130,7 +136,7 @@ impl VersionInfo {
 }
 
 /// Reads a version header; absent or malformed values give `None`.
-pub(crate) fn header_version(headers: &HeaderMap, name: &str) -> Option<ApiVersion> {
+pub(crate) fn header_version(headers: &HeaderMap, name: impl AsHeaderName) -> Option<ApiVersion> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -187,16 +193,16 @@ impl VersionTracker {
     /// on every response) costs three comparisons and no date parsing.
     pub(crate) fn record(&self, headers: &HeaderMap) {
         let fingerprint = fingerprint([
-            headers.get(VERSION_HEADER),
-            headers.get(LATEST_VERSION_HEADER),
-            headers.get(SUPPORTED_VERSION_HEADER),
+            headers.get(VERSION_NAME),
+            headers.get(LATEST_VERSION_NAME),
+            headers.get(SUPPORTED_VERSION_NAME),
         ]);
         if self.last_fingerprint.swap(fingerprint, Ordering::Relaxed) == fingerprint {
             return;
         }
-        let applied = header_version(headers, VERSION_HEADER);
-        let latest = header_version(headers, LATEST_VERSION_HEADER);
-        let supported = header_version(headers, SUPPORTED_VERSION_HEADER);
+        let applied = header_version(headers, VERSION_NAME);
+        let latest = header_version(headers, LATEST_VERSION_NAME);
+        let supported = header_version(headers, SUPPORTED_VERSION_NAME);
         {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
             if applied.is_some() {
