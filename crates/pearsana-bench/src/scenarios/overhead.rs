@@ -127,7 +127,13 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
          and counts heap allocations with a counting allocator. Per call, client and sandbox \
          together: ping 253k instructions and 205 allocations through the SDK, 258k and 213 \
          through the raw client; create user 435k and 466 through the SDK, 429k and 472 through \
-         the raw client (instruction ratio raw / SDK 1.02 and 0.985). The SDK's own work is \
+         the raw client (instruction ratio raw / SDK 1.02 and 0.985). With valgrind's cache and \
+         branch simulation (`--cache-sim=yes --branch-sim=yes`) and a rough cost model (one \
+         cycle per instruction, 10 per L1 miss, 100 per last-level miss, 15 per mispredicted \
+         branch), a create user costs 675k estimated cycles through the SDK and 657k through \
+         the raw client, a predicted throughput ratio of 0.973, and a ping 412k and 413k \
+         (1.003): the create-user gap is the SDK's own CPU work, mostly the validation below \
+         and the instruction-cache misses of a larger call path. The SDK's own work is \
          small: building the exchange (headers, request id) about 2k instructions, the \
          version-header check 1.5k, dropping the request and response header maps 4k, reading \
          the body 2.5k, \
