@@ -36,10 +36,13 @@
 //! # Adaptive throttling
 //!
 //! After a `429` the client (all its clones and tasks together) paces its requests at 98 % of
-//! the rate the server accepted over the last second, holds sends for the server's
-//! `Retry-After` the first time, and probes upwards by 0.5 % per second, slowing to 0.05 % per
-//! second within 1 % of the rate the server refused; after 30 s without a `429` it stops
-//! pacing. It is **on by default**: until the first `429` it costs two atomic operations per
+//! what the server accepts, holds sends for the server's `Retry-After` the first time, and
+//! probes upwards by 0.5 % per second, slowing to 0.05 % per second within 1 % of the rate the
+//! server refused; after 30 s without a `429` it stops pacing. What the server accepts is
+//! counted per one-second window where the refusals show where a window starts, else taken
+//! from the last second; a first `429` that comes before a whole second of sending (another
+//! process had used most of the window) only starts a provisional pace that grows quickly
+//! until the next `429` measures the limit. It is **on by default**: until the first `429` it costs two atomic operations per
 //! answer, takes no lock and never delays a request, and a client that keeps sending at
 //! a refused rate only spends its own quota on requests bound to fail (every refused request
 //! counts against the limit too). Turn it off with

@@ -11,6 +11,22 @@
 //!   estimate of the limit, so the client paces every following attempt (retries included) at
 //!   98% of it, evenly spaced, and on first engagement also holds every send until the
 //!   server's `Retry-After` has passed (the window is full; anything sent earlier is refused).
+//! - **Provisional** when that estimate covers less than a second of sending: a client that
+//!   started in a window another process (or the previous run of an import) had mostly used
+//!   sees its first `429` after a few successes, and the count says nothing about the limit.
+//!   It then grows its pace after the hold, by 10% per second in the first second and twice
+//!   as fast in each following one (so a good estimate is crossed gently and a bad one is left
+//!   within seconds), until the next `429` measures the limit (see cutting). (Without this, a
+//!   rerun started right after a first import paced at a tenth of the limit for half a
+//!   minute.)
+//! - **Cutting** on a later `429`, once per second while refusals continue. Against a server
+//!   that counts fixed one-second windows the client knows the limit exactly: the first answer
+//!   after a refusal comes after a reset, so the answers counted from there until the next
+//!   refusal (within the second) are what one window takes, and the pace becomes 98% of that.
+//!   Otherwise (a count far below the accepted rate means the server refuses between answers,
+//!   as a token bucket does) the limit is below the refused pace and at most the rate
+//!   accepted over the last second: the pace drops to 98% of the lower of the two, by at
+//!   least 2% and at most 10%.
 //! - **Probing**: while no `429` arrives the rate grows by 0.5% per second, so a limit that
 //!   rises is found again; the next `429` sets it back to 98% of what was accepted. Within 1%
 //!   of the rate at which the server last refused, growth slows to 0.05% per second: the
@@ -39,6 +55,15 @@ const PROBE_GROWTH_PER_SECOND: f64 = 0.005;
 const CAUTIOUS_GROWTH_PER_SECOND: f64 = 0.0005;
 /// Share of the last refused rate from which probing is cautious.
 const NEAR_CEILING: f64 = 0.99;
+/// Growth per second in the first second of a provisional pace; it doubles every second after.
+const PROVISIONAL_GROWTH_PER_SECOND: f64 = 0.1;
+/// The most the provisional growth doubles.
+const PROVISIONAL_DOUBLINGS: u32 = 5;
+/// The length of the server's rate-limit window the client assumes: limits are per second.
+const WINDOW: Duration = Duration::from_secs(1);
+/// How long the client must have been answered without a gap for the accepted rate to count
+/// as a measurement of the limit.
+const MEASURED_SPAN: Duration = Duration::from_secs(1);
 /// Time without a `429` after which pacing stops.
 const DORMANT_AFTER: Duration = Duration::from_secs(30);
 /// The slowest pace the throttle ever sets.
@@ -52,6 +77,19 @@ struct State {
     rate: f64,
     /// The rate the server last refused at (the accepted rate measured at that `429`).
     ceiling: f64,
+    /// Whether the pace rests on an estimate that covered less than [`MEASURED_SPAN`].
+    provisional: bool,
+    /// When the provisional pace started to grow (the end of the hold).
+    provisional_from: Option<Instant>,
+    /// Start of the server's current window as the client sees it: the first answer after a
+    /// refusal came after a reset; later windows follow every second from there.
+    window_start: Option<Instant>,
+    /// Answers since `window_start`.
+    window_count: u32,
+    /// Whether the next answer starts a window (set by a refusal).
+    awaiting_reset: bool,
+    /// When the pace was last cut.
+    last_cut: Option<Instant>,
     /// The earliest start of the next paced attempt.
     next_start: Option<Instant>,
     last_throttled: Option<Instant>,
@@ -65,6 +103,8 @@ struct Counter {
     epoch: OnceLock<Instant>,
     /// Start of the current bucket in milliseconds since `epoch`; `u64::MAX` before the first.
     bucket_start_ms: AtomicU64,
+    /// Start of the current run of answers without a gap of two seconds, in the same unit.
+    run_start_ms: AtomicU64,
     current: AtomicU32,
     previous: AtomicU32,
 }
@@ -74,6 +114,7 @@ impl Counter {
         Self {
             epoch: OnceLock::new(),
             bucket_start_ms: AtomicU64::new(u64::MAX),
+            run_start_ms: AtomicU64::new(u64::MAX),
             current: AtomicU32::new(0),
             previous: AtomicU32::new(0),
         }
@@ -88,12 +129,13 @@ impl Counter {
         let ms = self.millis(now);
         let start = self.bucket_start_ms.load(Ordering::Acquire);
         if start == u64::MAX {
-            let _ = self.bucket_start_ms.compare_exchange(
-                u64::MAX,
-                ms,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
+            if self
+                .bucket_start_ms
+                .compare_exchange(u64::MAX, ms, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.run_start_ms.store(ms, Ordering::Release);
+            }
         } else if ms >= start.saturating_add(1000) {
             let stale = ms >= start.saturating_add(2000);
             let next = if stale { ms } else { start + 1000 };
@@ -105,9 +147,20 @@ impl Counter {
                 let finished = self.current.swap(0, Ordering::AcqRel);
                 self.previous
                     .store(if stale { 0 } else { finished }, Ordering::Release);
+                if stale {
+                    self.run_start_ms.store(ms, Ordering::Release);
+                }
             }
         }
         self.current.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether answers have been counted without a gap for at least [`MEASURED_SPAN`], so
+    /// that [`accepted_rate`](Self::accepted_rate) measures a whole second of sending.
+    fn spans_a_second(&self, now: Instant) -> bool {
+        let run_start = self.run_start_ms.load(Ordering::Acquire);
+        run_start != u64::MAX
+            && self.millis(now).saturating_sub(run_start) >= MEASURED_SPAN.as_millis() as u64
     }
 
     /// Successes over the last second (sliding over the two buckets).
@@ -147,6 +200,12 @@ impl Throttle {
             state: Mutex::new(State {
                 rate: f64::INFINITY,
                 ceiling: f64::INFINITY,
+                provisional: false,
+                provisional_from: None,
+                window_start: None,
+                window_count: 0,
+                awaiting_reset: false,
+                last_cut: None,
                 next_start: None,
                 last_throttled: None,
                 last_growth: None,
@@ -203,11 +262,32 @@ impl Throttle {
             state.next_start = None;
             return;
         }
+        // Answers that arrive during the first hold were accepted before the window filled.
+        let holding = state.provisional_from.is_some_and(|t| now < t);
+        if state.awaiting_reset && !holding {
+            state.window_start = Some(now);
+            state.window_count = 0;
+            state.awaiting_reset = false;
+        }
+        if let Some(start) = state.window_start {
+            let passed = now.saturating_duration_since(start);
+            if passed >= WINDOW {
+                state.window_start = Some(start + WINDOW * passed.as_secs() as u32);
+                state.window_count = 0;
+            }
+            state.window_count = state.window_count.saturating_add(1);
+        }
         let since = state
             .last_growth
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         if since >= Duration::from_millis(100) {
-            let growth = if state.rate >= state.ceiling * NEAR_CEILING {
+            let growth = if state.provisional {
+                let seconds = state
+                    .provisional_from
+                    .map_or(0, |t| now.saturating_duration_since(t).as_secs());
+                PROVISIONAL_GROWTH_PER_SECOND
+                    * f64::from(1u32 << seconds.min(u64::from(PROVISIONAL_DOUBLINGS)))
+            } else if state.rate >= state.ceiling * NEAR_CEILING {
                 CAUTIOUS_GROWTH_PER_SECOND
             } else {
                 PROBE_GROWTH_PER_SECOND
@@ -223,40 +303,92 @@ impl Throttle {
             return;
         }
         let accepted = self.counter.accepted_rate(now);
+        let measured = self.counter.spans_a_second(now);
         let mut state = self.lock();
         let engaging = !self.engaged();
-        let target = (accepted * BACKOFF_SHARE).max(MIN_RATE);
         // The refusals of one overshoot arrive together (every request that was in flight
         // then), so they are one event: the pace is cut at most once per `CUT_INTERVAL`.
         // Cutting for each of them let one burst, measured at a moment the counter saw few
         // answers, drive the pace far below the limit, where probing takes minutes to climb.
-        let recently_cut = state
-            .last_throttled
-            .is_some_and(|t| now.saturating_duration_since(t) < CUT_INTERVAL);
-        if engaging || !recently_cut {
-            state.ceiling = accepted.max(MIN_RATE);
-        }
+        // (Timed from the last cut, not the last refusal: refusals that keep coming must keep
+        // cutting.)
+        let may_cut = state
+            .last_cut
+            .is_none_or(|t| now.saturating_duration_since(t) >= CUT_INTERVAL);
+        let after_hold = state.provisional_from.is_some_and(|t| now > t);
+        // What the server accepted in its current window, when the client knows where that
+        // window started: the limit itself, however fast the client was sending. Only for a
+        // server that counts fixed windows: one that refuses between answers (a token bucket,
+        // say) leaves a count far below the rate it accepts, and that count is not used.
+        let in_window = state
+            .window_start
+            .filter(|start| now.saturating_duration_since(*start) < WINDOW)
+            .map(|_| f64::from(state.window_count))
+            .filter(|count| *count > 0.0 && *count >= 0.5 * accepted);
         if engaging {
-            state.rate = target;
-        } else if !recently_cut {
-            state.rate = state.rate.min(target.max(state.rate * 0.9));
+            state.rate = (accepted * BACKOFF_SHARE).max(MIN_RATE);
+            state.ceiling = if measured {
+                accepted.max(MIN_RATE)
+            } else {
+                f64::INFINITY
+            };
+            state.provisional = !measured;
+            state.last_cut = Some(now);
+            state.window_start = None;
+            state.awaiting_reset = true;
+        } else if may_cut && (after_hold || !state.provisional) {
+            // Refused at the current pace: the limit is what the window took, or else below
+            // the pace and at most the rate accepted over the last second. A provisional pace
+            // is replaced; a measured one drops by 2 % to 10 % unless the window counted it.
+            let refused_at = state.rate;
+            let (estimate, counted) = match in_window {
+                Some(count) => (count, true),
+                None => (accepted.min(refused_at), false),
+            };
+            state.rate = if counted || state.provisional {
+                estimate * BACKOFF_SHARE
+            } else {
+                (estimate * BACKOFF_SHARE)
+                    .max(refused_at * 0.9)
+                    .min(refused_at * BACKOFF_SHARE)
+            }
+            .max(MIN_RATE);
+            state.ceiling = estimate.max(MIN_RATE);
+            state.provisional = false;
+            state.last_cut = Some(now);
+            state.window_start = None;
+            state.awaiting_reset = true;
+        } else if !may_cut {
+            // A refusal of the same overshoot: the window is still full.
+            state.window_start = None;
+            state.awaiting_reset = true;
         }
         state.last_throttled = Some(now);
-        state.last_growth = Some(now);
+        if state.last_cut == Some(now) {
+            state.last_growth = Some(now);
+        }
         if engaging {
             // The server's window is full: nothing sent before `Retry-After` can succeed.
             let hold = retry_after
                 .unwrap_or(Duration::ZERO)
                 .min(Duration::from_secs(5));
             state.next_start = Some(now + hold);
+            // No growth for the time nothing is sent.
+            state.last_growth = Some(now + hold);
+            state.provisional_from = Some(now + hold);
             self.engaged.store(true, Ordering::Relaxed);
             tracing::info!(
                 rate = state.rate,
                 hold_ms = hold.as_millis() as u64,
+                provisional = state.provisional,
                 "rate limited: pacing requests"
             );
         } else {
-            tracing::debug!(rate = state.rate, "rate limited again: slower pace");
+            tracing::debug!(
+                rate = state.rate,
+                provisional = state.provisional,
+                "rate limited again"
+            );
         }
     }
 }
@@ -286,12 +418,7 @@ mod tests {
     #[test]
     fn the_refusals_of_one_overshoot_cut_the_pace_once() {
         let throttle = Throttle::new(true);
-        let t0 = Instant::now();
-        for i in 0..200 {
-            throttle.on_accepted(t0 + Duration::from_micros(500 * i));
-        }
-        let t1 = t0 + Duration::from_millis(100);
-        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        let t1 = engage_after_a_measured_second(&throttle);
         let engaged_at = throttle.rate().unwrap();
         // Three seconds later, 30 requests that were in flight together are refused at once,
         // at a moment the counter has seen few answers.
@@ -312,14 +439,9 @@ mod tests {
     #[test]
     fn probing_slows_down_just_under_the_rate_the_server_refused() {
         let throttle = Throttle::new(true);
-        let t0 = Instant::now();
-        for i in 0..200 {
-            throttle.on_accepted(t0 + Duration::from_micros(500 * i));
-        }
-        let t1 = t0 + Duration::from_millis(100);
-        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        let t1 = engage_after_a_measured_second(&throttle);
         let accepted = throttle.lock().ceiling;
-        assert!((accepted - 200.0).abs() < 1.0, "{accepted}");
+        assert!((accepted - 200.0).abs() < 2.0, "{accepted}");
         // Answers every 100 ms for 15 seconds, as a paced import would get.
         let mut now = t1;
         for _ in 0..150 {
@@ -340,6 +462,139 @@ mod tests {
             throttle.on_accepted(now);
         }
         assert!(throttle.rate().unwrap() > accepted, "{:?}", throttle.rate());
+    }
+
+    /// 200 answers a second for 1.2 s, then a `429`: an estimate measured over a whole second.
+    fn engage_after_a_measured_second(throttle: &Throttle) -> Instant {
+        let t0 = Instant::now();
+        let t1 = answers(
+            throttle,
+            t0,
+            Duration::from_millis(1200),
+            Duration::from_millis(5),
+        );
+        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        assert!(!throttle.lock().provisional);
+        t1
+    }
+
+    /// Answers every `step` from `from` for `span`, as a paced client would get; returns the
+    /// time of the last.
+    fn answers(throttle: &Throttle, from: Instant, span: Duration, step: Duration) -> Instant {
+        let mut now = from;
+        while now < from + span {
+            now += step;
+            throttle.on_accepted(now);
+        }
+        now
+    }
+
+    #[test]
+    fn a_first_estimate_from_a_fraction_of_a_second_is_provisional_and_left_within_seconds() {
+        // Another client had used most of the window: 20 answers, then a 429, 15 ms after start.
+        let throttle = Throttle::new(true);
+        let t0 = Instant::now();
+        for i in 0..20 {
+            throttle.on_accepted(t0 + Duration::from_micros(750 * i));
+        }
+        let t1 = t0 + Duration::from_millis(15);
+        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        assert!(throttle.lock().provisional);
+        assert!(throttle.rate().unwrap() < 25.0, "{:?}", throttle.rate());
+        // Nothing grows during the hold.
+        throttle.on_accepted(t1 + Duration::from_millis(900));
+        assert!(throttle.rate().unwrap() < 25.0, "{:?}", throttle.rate());
+        // Five seconds of paced answers after the hold: past a limit of 200.
+        let hold_end = t1 + Duration::from_secs(1);
+        let now = answers(
+            &throttle,
+            hold_end,
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+        );
+        assert!(throttle.rate().unwrap() > 200.0, "{:?}", throttle.rate());
+        // The next 429 comes after more than a second of answers: measured, no longer provisional.
+        throttle.on_throttled(now, Some(Duration::from_secs(1)));
+        let state = throttle.lock();
+        assert!(!state.provisional);
+        assert!(state.ceiling.is_finite());
+    }
+
+    #[test]
+    fn the_answers_between_the_hold_and_the_next_429_set_a_provisional_pace() {
+        let throttle = Throttle::new(true);
+        let t0 = Instant::now();
+        for i in 0..20 {
+            throttle.on_accepted(t0 + Duration::from_micros(750 * i));
+        }
+        let t1 = t0 + Duration::from_millis(15);
+        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        // A refusal of a request in flight during the hold changes nothing.
+        throttle.on_throttled(t1 + Duration::from_millis(5), Some(Duration::from_secs(1)));
+        assert!(throttle.lock().provisional);
+        // The window resets at the end of the hold; 200 answers, then the window is full.
+        let hold_end = t1 + Duration::from_secs(1);
+        for i in 1..=200 {
+            throttle.on_accepted(hold_end + Duration::from_micros(4000 * i));
+        }
+        throttle.on_throttled(
+            hold_end + Duration::from_millis(801),
+            Some(Duration::from_secs(1)),
+        );
+        let state = throttle.lock();
+        assert!(!state.provisional);
+        assert!((state.ceiling - 200.0).abs() < 0.5, "{}", state.ceiling);
+        assert!((state.rate - 196.0).abs() < 0.5, "{}", state.rate);
+    }
+
+    #[test]
+    fn refusals_that_keep_coming_keep_cutting_once_a_second() {
+        let throttle = Throttle::new(true);
+        let t1 = engage_after_a_measured_second(&throttle);
+        let engaged_at = throttle.rate().unwrap();
+        // Refused every 10 ms for 3.5 s, with answers in between at the paced rate.
+        let mut now = t1 + Duration::from_secs(1);
+        let end = now + Duration::from_millis(3500);
+        while now < end {
+            now += Duration::from_millis(5);
+            throttle.on_accepted(now);
+            now += Duration::from_millis(5);
+            throttle.on_throttled(now, Some(Duration::from_secs(1)));
+        }
+        let rate = throttle.rate().unwrap();
+        // One cut per second, each at least 2 %.
+        assert!(
+            rate <= engaged_at * 0.98f64.powi(3) + 0.01,
+            "{engaged_at} -> {rate}"
+        );
+        assert!(
+            rate >= engaged_at * 0.9f64.powi(4) - 0.01,
+            "{engaged_at} -> {rate}"
+        );
+    }
+
+    #[test]
+    fn a_good_provisional_estimate_is_crossed_gently() {
+        // A fresh window: 200 answers in 100 ms, then a 429.
+        let throttle = Throttle::new(true);
+        let t0 = Instant::now();
+        for i in 0..200 {
+            throttle.on_accepted(t0 + Duration::from_micros(500 * i));
+        }
+        let t1 = t0 + Duration::from_millis(100);
+        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        let start = throttle.rate().unwrap();
+        answers(
+            &throttle,
+            t1 + Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_millis(5),
+        );
+        let after_a_second = throttle.rate().unwrap();
+        assert!(
+            after_a_second < start * 1.12,
+            "at most about 10 % in the first second: {start} -> {after_a_second}"
+        );
     }
 
     #[test]

@@ -97,9 +97,12 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Section> {
         "The first window is always overshot: until the first `429` the client does not know \
          the limit, so every request in flight then is refused (at most the concurrency), and \
          the client holds its sends for the `Retry-After` the server asked (whole seconds). \
-         After that it paces at 98 % of the rate the server accepted and probes upwards by \
-         0.5 % per second, slowing to 0.05 % per second within 1 % of the rate refused, so \
-         it crosses a limit it has found again only after about 20 seconds."
+         The first estimate comes from less than a second of sending, so it is provisional: \
+         after the hold the pace grows (10 % in the first second, doubling each second after) \
+         until the next `429`, where the answers counted since the window reset give the \
+         limit; the pace is then 98 % of it and probes upwards by 0.5 % per second, slowing to \
+         0.05 % per second within 1 % of the limit, so it crosses it again only after about \
+         20 seconds."
             .into(),
     );
     Ok(section)
