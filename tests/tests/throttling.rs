@@ -6,8 +6,8 @@ use pearsana::retry::{RetryPolicyExt, SafeRetry};
 use pearsana::{Client, Environment, types};
 use pearsana_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox};
 
-const LIMIT: u32 = 100;
-const USERS: usize = 400;
+const LIMIT: u32 = 200;
+const USERS: usize = 800;
 const CONCURRENCY: usize = 16;
 
 fn user(i: usize) -> types::CreateUserRequest {
@@ -75,4 +75,53 @@ async fn after_the_first_429_the_client_paces_itself_under_the_limit() {
         unpaced * 100.0,
         paced * 100.0
     );
+}
+
+/// A client that starts in a window another client of the same App Client has nearly used
+/// gets its first `429` after a handful of answers. That count says nothing about the limit,
+/// so the client must not settle on it: it finds the limit within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_starting_in_a_used_window_finds_the_limit() {
+    let sandbox = Sandbox::builder()
+        .rate_limit(Some(LIMIT))
+        .spawn()
+        .await
+        .unwrap();
+    let client = |adaptive: bool| {
+        Client::builder()
+            .environment(Environment::Custom {
+                api_url: sandbox.url(),
+                auth_url: sandbox.url(),
+            })
+            .credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+            .adaptive_throttling(adaptive)
+            .retry_policy(SafeRetry.with_attempt_limit(50))
+            .build()
+            .unwrap()
+    };
+    // Another worker uses all but a few requests of the current window.
+    let other = client(false);
+    other.access_token().await.unwrap();
+    let mut used = 0;
+    while used < LIMIT - 5 {
+        other.ping().await.unwrap();
+        used += 1;
+    }
+    let late = client(true);
+    late.access_token().await.unwrap();
+    let results: Vec<_> = futures_util::stream::iter(0..USERS + 200)
+        .map(|i| {
+            let late = late.clone();
+            async move { late.create_or_get_user(&user(i)).await }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    assert!(results.iter().all(Result::is_ok), "every user is created");
+    let rate = late.throttle_rate().expect("the throttle engaged");
+    assert!(
+        (f64::from(LIMIT) * 0.8..f64::from(LIMIT) * 1.1).contains(&rate),
+        "paced at {rate:.1}/s for a limit of {LIMIT}/s"
+    );
+    sandbox.shutdown().await;
 }

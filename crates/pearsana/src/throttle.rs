@@ -61,6 +61,8 @@ const PROVISIONAL_GROWTH_PER_SECOND: f64 = 0.1;
 const PROVISIONAL_DOUBLINGS: u32 = 5;
 /// The length of the server's rate-limit window the client assumes: limits are per second.
 const WINDOW: Duration = Duration::from_secs(1);
+/// How close after the last refusal the next answer must come for it to mark the reset.
+const RESET_PIN: Duration = Duration::from_millis(20);
 /// How long the client must have been answered without a gap for the accepted rate to count
 /// as a measurement of the limit.
 const MEASURED_SPAN: Duration = Duration::from_secs(1);
@@ -265,7 +267,13 @@ impl Throttle {
         // Answers that arrive during the first hold were accepted before the window filled.
         let holding = state.provisional_from.is_some_and(|t| now < t);
         if state.awaiting_reset && !holding {
-            state.window_start = Some(now);
+            // The reset lies between the last refusal and this answer; only when they are
+            // close together (the client kept sending) does this answer show where it was.
+            let gap = state
+                .last_throttled
+                .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
+            let pinned = RESET_PIN.max(Duration::from_secs_f64(2.0 / state.rate.max(MIN_RATE)));
+            state.window_start = (gap <= pinned).then_some(now);
             state.window_count = 0;
             state.awaiting_reset = false;
         }
@@ -320,11 +328,11 @@ impl Throttle {
         // window started: the limit itself, however fast the client was sending. Only for a
         // server that counts fixed windows: one that refuses between answers (a token bucket,
         // say) leaves a count far below the rate it accepts, and that count is not used.
-        let in_window = state
+        let window = state
             .window_start
             .filter(|start| now.saturating_duration_since(*start) < WINDOW)
-            .map(|_| f64::from(state.window_count))
-            .filter(|count| *count > 0.0 && *count >= 0.5 * accepted);
+            .filter(|_| state.window_count > 0 && f64::from(state.window_count) >= 0.5 * accepted);
+        let in_window = window.map(|_| f64::from(state.window_count));
         if engaging {
             state.rate = (accepted * BACKOFF_SHARE).max(MIN_RATE);
             state.ceiling = if measured {
@@ -356,6 +364,11 @@ impl Throttle {
             state.ceiling = estimate.max(MIN_RATE);
             state.provisional = false;
             state.last_cut = Some(now);
+            if let Some(start) = window {
+                // The window is full until it resets: anything sent before is refused.
+                let reset = start + WINDOW;
+                state.next_start = Some(state.next_start.map_or(reset, |next| next.max(reset)));
+            }
             state.window_start = None;
             state.awaiting_reset = true;
         } else if !may_cut {
@@ -387,6 +400,8 @@ impl Throttle {
             tracing::debug!(
                 rate = state.rate,
                 provisional = state.provisional,
+                window_count = in_window,
+                accepted,
                 "rate limited again"
             );
         }
@@ -521,7 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn the_answers_between_the_hold_and_the_next_429_set_a_provisional_pace() {
+    fn an_answer_right_after_a_refusal_marks_the_window_whose_count_is_the_limit() {
         let throttle = Throttle::new(true);
         let t0 = Instant::now();
         for i in 0..20 {
@@ -532,19 +547,38 @@ mod tests {
         // A refusal of a request in flight during the hold changes nothing.
         throttle.on_throttled(t1 + Duration::from_millis(5), Some(Duration::from_secs(1)));
         assert!(throttle.lock().provisional);
-        // The window resets at the end of the hold; 200 answers, then the window is full.
+        // After the hold, the provisional pace is refused: no window is known yet (the reset
+        // happened somewhere during the hold), so this cut rests on the last second.
         let hold_end = t1 + Duration::from_secs(1);
-        for i in 1..=200 {
-            throttle.on_accepted(hold_end + Duration::from_micros(4000 * i));
-        }
-        throttle.on_throttled(
-            hold_end + Duration::from_millis(801),
-            Some(Duration::from_secs(1)),
+        let refused = answers(
+            &throttle,
+            hold_end,
+            Duration::from_millis(600),
+            Duration::from_millis(4),
         );
+        throttle.on_throttled(refused, Some(Duration::from_secs(1)));
+        assert!(!throttle.lock().provisional);
+        // The next answer comes 2 ms after that refusal: the window reset there. It takes 200
+        // answers, then refuses again more than a second after the last cut.
+        let reset = refused + Duration::from_millis(2);
+        throttle.on_accepted(reset);
+        let full = answers(
+            &throttle,
+            reset,
+            Duration::from_millis(796),
+            Duration::from_millis(4),
+        );
+        let cut_at = refused + CUT_INTERVAL.max(full - refused) + Duration::from_millis(1);
+        assert!(cut_at < reset + WINDOW, "still in the window");
+        throttle.on_throttled(cut_at, Some(Duration::from_secs(1)));
         let state = throttle.lock();
-        assert!(!state.provisional);
         assert!((state.ceiling - 200.0).abs() < 0.5, "{}", state.ceiling);
         assert!((state.rate - 196.0).abs() < 0.5, "{}", state.rate);
+        assert_eq!(
+            state.next_start,
+            Some(reset + WINDOW),
+            "nothing is sent into the full window"
+        );
     }
 
     #[test]
