@@ -11,9 +11,10 @@
 //!   estimate of the limit, so the client paces every following attempt (retries included) at
 //!   98% of it, evenly spaced, and on first engagement also holds every send until the
 //!   server's `Retry-After` has passed (the window is full; anything sent earlier is refused).
-//! - **Provisional** when that estimate covers less than a second of sending: a client that
-//!   started in a window another process (or the previous run of an import) had mostly used
-//!   sees its first `429` after a few successes, and the count says nothing about the limit.
+//! - **Provisional**, that first pace: the answers of the last second say little about the
+//!   limit. A client that started in a window another process (or the previous run of an
+//!   import) had mostly used sees its first `429` after a few answers; one whose own sending
+//!   was slowed (a busy machine) measures its own pace, not the server's limit.
 //!   It then grows its pace after the hold, by 10% per second in the first second and twice
 //!   as fast in each following one (so a good estimate is crossed gently and a bad one is left
 //!   within seconds), until the next `429` measures the limit (see cutting). (Without this, a
@@ -63,9 +64,6 @@ const PROVISIONAL_DOUBLINGS: u32 = 5;
 const WINDOW: Duration = Duration::from_secs(1);
 /// How close after the last refusal the next answer must come for it to mark the reset.
 const RESET_PIN: Duration = Duration::from_millis(20);
-/// How long the client must have been answered without a gap for the accepted rate to count
-/// as a measurement of the limit.
-const MEASURED_SPAN: Duration = Duration::from_secs(1);
 /// Time without a `429` after which pacing stops.
 const DORMANT_AFTER: Duration = Duration::from_secs(30);
 /// The slowest pace the throttle ever sets.
@@ -79,7 +77,7 @@ struct State {
     rate: f64,
     /// The rate the server last refused at (the accepted rate measured at that `429`).
     ceiling: f64,
-    /// Whether the pace rests on an estimate that covered less than [`MEASURED_SPAN`].
+    /// Whether the pace rests on the first estimate, which says little about the limit.
     provisional: bool,
     /// When the provisional pace started to grow (the end of the hold).
     provisional_from: Option<Instant>,
@@ -105,8 +103,6 @@ struct Counter {
     epoch: OnceLock<Instant>,
     /// Start of the current bucket in milliseconds since `epoch`; `u64::MAX` before the first.
     bucket_start_ms: AtomicU64,
-    /// Start of the current run of answers without a gap of two seconds, in the same unit.
-    run_start_ms: AtomicU64,
     current: AtomicU32,
     previous: AtomicU32,
 }
@@ -116,7 +112,6 @@ impl Counter {
         Self {
             epoch: OnceLock::new(),
             bucket_start_ms: AtomicU64::new(u64::MAX),
-            run_start_ms: AtomicU64::new(u64::MAX),
             current: AtomicU32::new(0),
             previous: AtomicU32::new(0),
         }
@@ -131,13 +126,12 @@ impl Counter {
         let ms = self.millis(now);
         let start = self.bucket_start_ms.load(Ordering::Acquire);
         if start == u64::MAX {
-            if self
-                .bucket_start_ms
-                .compare_exchange(u64::MAX, ms, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.run_start_ms.store(ms, Ordering::Release);
-            }
+            let _ = self.bucket_start_ms.compare_exchange(
+                u64::MAX,
+                ms,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         } else if ms >= start.saturating_add(1000) {
             let stale = ms >= start.saturating_add(2000);
             let next = if stale { ms } else { start + 1000 };
@@ -149,20 +143,9 @@ impl Counter {
                 let finished = self.current.swap(0, Ordering::AcqRel);
                 self.previous
                     .store(if stale { 0 } else { finished }, Ordering::Release);
-                if stale {
-                    self.run_start_ms.store(ms, Ordering::Release);
-                }
             }
         }
         self.current.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Whether answers have been counted without a gap for at least [`MEASURED_SPAN`], so
-    /// that [`accepted_rate`](Self::accepted_rate) measures a whole second of sending.
-    fn spans_a_second(&self, now: Instant) -> bool {
-        let run_start = self.run_start_ms.load(Ordering::Acquire);
-        run_start != u64::MAX
-            && self.millis(now).saturating_sub(run_start) >= MEASURED_SPAN.as_millis() as u64
     }
 
     /// Successes over the last second (sliding over the two buckets).
@@ -311,7 +294,6 @@ impl Throttle {
             return;
         }
         let accepted = self.counter.accepted_rate(now);
-        let measured = self.counter.spans_a_second(now);
         let mut state = self.lock();
         let engaging = !self.engaged();
         // The refusals of one overshoot arrive together (every request that was in flight
@@ -335,12 +317,8 @@ impl Throttle {
         let in_window = window.map(|_| f64::from(state.window_count));
         if engaging {
             state.rate = (accepted * BACKOFF_SHARE).max(MIN_RATE);
-            state.ceiling = if measured {
-                accepted.max(MIN_RATE)
-            } else {
-                f64::INFINITY
-            };
-            state.provisional = !measured;
+            state.ceiling = f64::INFINITY;
+            state.provisional = true;
             state.last_cut = Some(now);
             state.window_start = None;
             state.awaiting_reset = true;
@@ -433,7 +411,7 @@ mod tests {
     #[test]
     fn the_refusals_of_one_overshoot_cut_the_pace_once() {
         let throttle = Throttle::new(true);
-        let t1 = engage_after_a_measured_second(&throttle);
+        let t1 = engage_and_settle(&throttle);
         let engaged_at = throttle.rate().unwrap();
         // Three seconds later, 30 requests that were in flight together are refused at once,
         // at a moment the counter has seen few answers.
@@ -454,7 +432,7 @@ mod tests {
     #[test]
     fn probing_slows_down_just_under_the_rate_the_server_refused() {
         let throttle = Throttle::new(true);
-        let t1 = engage_after_a_measured_second(&throttle);
+        let t1 = engage_and_settle(&throttle);
         let accepted = throttle.lock().ceiling;
         assert!((accepted - 200.0).abs() < 2.0, "{accepted}");
         // Answers every 100 ms for 15 seconds, as a paced import would get.
@@ -479,8 +457,9 @@ mod tests {
         assert!(throttle.rate().unwrap() > accepted, "{:?}", throttle.rate());
     }
 
-    /// 200 answers a second for 1.2 s, then a `429`: an estimate measured over a whole second.
-    fn engage_after_a_measured_second(throttle: &Throttle) -> Instant {
+    /// 200 answers a second, a `429` (the provisional pace), the hold, 200 answers a second
+    /// for 2.2 s and a second `429`: a pace settled at 98 % of a measured 200 per second.
+    fn engage_and_settle(throttle: &Throttle) -> Instant {
         let t0 = Instant::now();
         let t1 = answers(
             throttle,
@@ -489,8 +468,17 @@ mod tests {
             Duration::from_millis(5),
         );
         throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        assert!(throttle.lock().provisional);
+        let hold_end = t1 + Duration::from_secs(1);
+        let t2 = answers(
+            throttle,
+            hold_end,
+            Duration::from_millis(2200),
+            Duration::from_millis(5),
+        );
+        throttle.on_throttled(t2, Some(Duration::from_secs(1)));
         assert!(!throttle.lock().provisional);
-        t1
+        t2
     }
 
     /// Answers every `step` from `from` for `span`, as a paced client would get; returns the
@@ -528,7 +516,7 @@ mod tests {
             Duration::from_millis(10),
         );
         assert!(throttle.rate().unwrap() > 200.0, "{:?}", throttle.rate());
-        // The next 429 comes after more than a second of answers: measured, no longer provisional.
+        // The next 429 replaces the provisional pace.
         throttle.on_throttled(now, Some(Duration::from_secs(1)));
         let state = throttle.lock();
         assert!(!state.provisional);
@@ -584,7 +572,7 @@ mod tests {
     #[test]
     fn refusals_that_keep_coming_keep_cutting_once_a_second() {
         let throttle = Throttle::new(true);
-        let t1 = engage_after_a_measured_second(&throttle);
+        let t1 = engage_and_settle(&throttle);
         let engaged_at = throttle.rate().unwrap();
         // Refused every 10 ms for 3.5 s, with answers in between at the paced rate.
         let mut now = t1 + Duration::from_secs(1);
