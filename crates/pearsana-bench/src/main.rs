@@ -158,7 +158,11 @@ fn run(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     let wanted = |n: u8| args.only.is_empty() || args.only.contains(&n);
     let started = Instant::now();
     let mut failed = false;
-    for (number, name) in scenarios::ALL {
+    let mut sections = Vec::new();
+    for number in scenarios::RUN_ORDER {
+        let Some((number, name)) = scenarios::ALL.iter().find(|(n, _)| n == number) else {
+            continue;
+        };
         if !wanted(*number) {
             continue;
         }
@@ -176,8 +180,10 @@ fn run(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
             section
         });
         eprintln!("   ({:.1} s)", scenario_started.elapsed().as_secs_f64());
-        report.sections.push(section);
+        sections.push((*number, section));
     }
+    sections.sort_by_key(|(number, _)| *number);
+    report.sections = sections.into_iter().map(|(_, section)| section).collect();
     report.wall_seconds = started.elapsed().as_secs_f64();
     let markdown = report.to_markdown();
     std::fs::write(&args.report, &markdown)
