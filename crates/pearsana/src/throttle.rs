@@ -492,16 +492,22 @@ mod tests {
         now
     }
 
-    #[test]
-    fn a_first_estimate_from_a_fraction_of_a_second_is_provisional_and_left_within_seconds() {
-        // Another client had used most of the window: 20 answers, then a 429, 15 ms after start.
-        let throttle = Throttle::new(true);
+    /// Another client had used most of the window: 20 answers, then a `429` 15 ms after the
+    /// start; returns its time.
+    fn engage_in_a_used_window(throttle: &Throttle) -> Instant {
         let t0 = Instant::now();
         for i in 0..20 {
             throttle.on_accepted(t0 + Duration::from_micros(750 * i));
         }
         let t1 = t0 + Duration::from_millis(15);
         throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        t1
+    }
+
+    #[test]
+    fn a_first_estimate_from_a_fraction_of_a_second_is_provisional_and_left_within_seconds() {
+        let throttle = Throttle::new(true);
+        let t1 = engage_in_a_used_window(&throttle);
         assert!(throttle.lock().provisional);
         assert!(throttle.rate().unwrap() < 25.0, "{:?}", throttle.rate());
         // Nothing grows during the hold.
@@ -526,12 +532,7 @@ mod tests {
     #[test]
     fn an_answer_right_after_a_refusal_marks_the_window_whose_count_is_the_limit() {
         let throttle = Throttle::new(true);
-        let t0 = Instant::now();
-        for i in 0..20 {
-            throttle.on_accepted(t0 + Duration::from_micros(750 * i));
-        }
-        let t1 = t0 + Duration::from_millis(15);
-        throttle.on_throttled(t1, Some(Duration::from_secs(1)));
+        let t1 = engage_in_a_used_window(&throttle);
         // A refusal of a request in flight during the hold changes nothing.
         throttle.on_throttled(t1 + Duration::from_millis(5), Some(Duration::from_secs(1)));
         assert!(throttle.lock().provisional);
