@@ -34,15 +34,9 @@ fn client(sandbox: &pearsana_sandbox::RunningSandbox, adaptive: bool) -> Client 
         .unwrap()
 }
 
-/// Creates `USERS` users at `CONCURRENCY`; returns the share of requests answered `429`.
-async fn import(adaptive: bool) -> f64 {
-    let sandbox = Sandbox::builder()
-        .rate_limit(Some(LIMIT))
-        .spawn()
-        .await
-        .unwrap();
-    let client = client(&sandbox, adaptive);
-    let results: Vec<_> = futures_util::stream::iter(0..USERS)
+/// Creates `count` users at `CONCURRENCY` through `client`; every one must be created.
+async fn create_users(client: &Client, count: usize) {
+    let results: Vec<_> = futures_util::stream::iter(0..count)
         .map(|i| {
             let client = client.clone();
             async move { client.create_or_get_user(&user(i)).await }
@@ -51,6 +45,17 @@ async fn import(adaptive: bool) -> f64 {
         .collect()
         .await;
     assert!(results.iter().all(Result::is_ok), "every user is created");
+}
+
+/// Creates `USERS` users at `CONCURRENCY`; returns the share of requests answered `429`.
+async fn import(adaptive: bool) -> f64 {
+    let sandbox = Sandbox::builder()
+        .rate_limit(Some(LIMIT))
+        .spawn()
+        .await
+        .unwrap();
+    let client = client(&sandbox, adaptive);
+    create_users(&client, USERS).await;
     if adaptive {
         let rate = client.throttle_rate().expect("the throttle engaged");
         assert!(rate < f64::from(LIMIT) * 1.1, "paced at {rate:.1}/s");
@@ -103,15 +108,7 @@ async fn a_client_starting_in_a_used_window_finds_the_limit() {
     }
     let late = client(&sandbox, true);
     late.access_token().await.unwrap();
-    let results: Vec<_> = futures_util::stream::iter(0..USERS + 200)
-        .map(|i| {
-            let late = late.clone();
-            async move { late.create_or_get_user(&user(i)).await }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    assert!(results.iter().all(Result::is_ok), "every user is created");
+    create_users(&late, USERS + 200).await;
     let rate = late.throttle_rate().expect("the throttle engaged");
     assert!(
         (f64::from(LIMIT) * 0.5..f64::from(LIMIT) * 1.1).contains(&rate),
